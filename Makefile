@@ -1,0 +1,86 @@
+# FlatFlow — `make sim` and `make test` are the two commands; each sets itself up on first use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+CONFIG ?=
+BOARD ?= ecp5-85k
+SIM ?= verilator
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CFG := $(if $(CONFIG),--config $(CONFIG),)
+FLOW := $(VPY) -m pyflow
+
+.DEFAULT_GOAL := help
+.PHONY: help setup sys-deps sim test test-fast kernels csim rtl synth synth-vitis dse bench flat-profile \
+        schedule golden lint clean distclean
+
+help: ## List the targets
+	@echo "FlatFlow make targets (variables: CONFIG=file.toml BOARD=$(BOARD) SIM=$(SIM)):"
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	@echo "== setting up $(VENV) (first use only) =="
+	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -q --disable-pip-version-check -r requirements.lock
+	$(VPY) -m pip install -q --disable-pip-version-check --no-deps hls4ml==1.3.0
+	$(VPY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+sys-deps: ## Install Debian packages the flow needs (iverilog) when missing
+	@command -v iverilog >/dev/null 2>&1 || { \
+	  echo "== installing iverilog (apt-get) =="; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get install -y -q iverilog >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q iverilog >/dev/null; } ; }
+
+setup: $(STAMP) sys-deps ## Create .venv with pinned packages and install system packages
+
+sim: setup ## Main job: golden decode step, kernels, C-sim, RTL sim, summary report
+	$(FLOW) sim $(CFG)
+
+test: setup ## Run the test suite (small dimensions, both simulators)
+	$(VPY) -m pytest -q -n $(JOBS) --dist loadgroup tests
+
+test-fast: setup ## Run the tests that need no RTL simulator
+	$(VPY) -m pytest -q -n $(JOBS) -m "not rtl" tests
+
+golden: setup ## Print the golden decode-step summary and model structure
+	$(FLOW) golden summary $(CFG)
+	$(FLOW) golden structure $(CFG)
+
+kernels: setup ## Render every kernel (C++, DSLX, Tcl, harnesses) into build/kernels/
+	$(FLOW) kernels $(CFG)
+
+csim: setup ## C-simulate every kernel and the top with g++ at the config's dimensions
+	$(FLOW) csim $(CFG)
+
+rtl: setup ## Compile every kernel to Verilog with XLS
+	$(FLOW) rtl $(CFG)
+
+synth: setup ## Open-source synthesis + place & route (BOARD=ecp5-85k, ice40-up5k, ice40-hx8k, u280...)
+	$(FLOW) synth --board $(BOARD) $(CFG)
+
+synth-vitis: setup ## Run Vitis HLS for BOARD (prints the commands when vitis_hls is absent)
+	$(FLOW) synth-vitis --board $(BOARD) $(CFG)
+
+dse: setup ## Design-space exploration over lanes and formats
+	$(FLOW) dse $(CFG)
+
+bench: setup ## Benchmarks that write JSON under build/report/
+	$(FLOW) bench softmax-accuracy $(CFG)
+
+flat-profile: setup ## FLAT runtime/memory sweep (default shape), CSV/JSON/plots under build/flat/
+	$(FLOW) flat-profile --store-path build/flat
+
+schedule: setup ## Schedule the decode chain on K engines and write Perfetto traces
+	$(FLOW) schedule $(CFG)
+
+lint: setup ## ruff
+	$(VENV)/bin/ruff check golden pyflow testbench tests
+
+clean: ## Remove generated files (build/)
+	rm -rf build
+
+distclean: clean ## Remove build/ and .venv/
+	rm -rf $(VENV)

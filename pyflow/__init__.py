@@ -1,0 +1,1 @@
+"""FlatFlow flow: kernel specs, rendering, tool wrappers, reports and the CLI."""

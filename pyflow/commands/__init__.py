@@ -1,0 +1,1 @@
+"""CLI subcommands: every module here defines ``register(subparsers)``; the CLI discovers them."""

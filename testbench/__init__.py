@@ -1,0 +1,1 @@
+"""cocotb testbenches and runner glue for the generated RTL."""
