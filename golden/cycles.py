@@ -1,0 +1,94 @@
+"""Cycle models of the streaming hardware kernels: plain functions of shapes, lanes and pipeline depth.
+
+Convention (docs/FIXED_POINT.md, "Timing"): input beats are offered back to back and the first input
+handshake is cycle 0; ``depth`` is the kernel's latency in cycles from accepting an input beat to
+presenting the output beat that depends on it (XLS pipeline stages plus the wrapper's I/O registers,
+taken from the compile result).  Every kernel accepts one input beat per cycle (II=1) and never stalls
+its inputs without back-pressure, so the only idle cycles are the pipeline fill and explicit drain
+phases.  ``first``/``last`` are the cycles of the first and last output beats; ``busy`` counts the
+cycles in which the datapath does useful work (a MAC beat, a compare, an exp...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Predicted cycles of one kernel invocation."""
+
+    first: int
+    last: int
+    busy: int
+
+    @property
+    def total(self) -> int:
+        """Cycles from the first input handshake to the last output beat, inclusive."""
+        return self.last + 1
+
+    @property
+    def utilisation(self) -> float:
+        """Useful datapath beats per cycle."""
+        return self.busy / self.total
+
+
+def _beats(n: int, lanes: int, what: str) -> int:
+    if lanes <= 0 or n % lanes:
+        raise ValueError(f"{what}: lanes {lanes} must divide {n}")
+    return n // lanes
+
+
+def gemv(n_out: int, n_in: int, lanes: int, depth: int) -> Timing:
+    """y = W x with W and x streamed together, ``lanes`` products per beat, one output per row."""
+    row = _beats(n_in, lanes, "gemv")
+    return Timing(first=row - 1 + depth, last=n_out * row - 1 + depth, busy=n_out * row)
+
+
+def rmsnorm(n: int, lanes: int, depth: int, gap: int = 0) -> Timing:
+    """Two passes over x (sum of squares, then scale); ``gap`` idle cycles between them (rsqrt)."""
+    b = _beats(n, lanes, "rmsnorm")
+    return Timing(first=b + gap + depth, last=2 * b + gap - 1 + depth, busy=2 * b)
+
+
+def rope(n_vec: int, head_dim: int, lanes: int, depth: int) -> Timing:
+    """``lanes`` (x_i, x_{i+d/2}) pairs per beat, d/2/lanes beats per vector, output per beat."""
+    b = n_vec * _beats(head_dim // 2, lanes, "rope")
+    return Timing(first=depth, last=b - 1 + depth, busy=b)
+
+
+def qk(n: int, head_dim: int, lanes: int, depth: int) -> Timing:
+    """Logits K q: a gemv with n rows of head_dim (each key row streamed with q re-streamed beside it)."""
+    return gemv(n, head_dim, lanes, depth)
+
+
+def softmax_max(n: int, lanes: int, depth: int) -> Timing:
+    """n/lanes beats of logits in, one max out."""
+    b = _beats(n, lanes, "softmax_max")
+    return Timing(first=b - 1 + depth, last=b - 1 + depth, busy=b)
+
+
+def softmax_exp(n: int, lanes: int, depth: int) -> Timing:
+    """max (with the first beat) and n/lanes logit beats in; exps out per beat, the sum with the last."""
+    b = _beats(n, lanes, "softmax_exp")
+    return Timing(first=depth, last=b - 1 + depth, busy=b)
+
+
+def softmax_norm(n: int, lanes: int, depth: int) -> Timing:
+    """sum (with the first beat) and n/lanes exp beats in; probabilities out per beat."""
+    b = _beats(n, lanes, "softmax_norm")
+    return Timing(first=depth, last=b - 1 + depth, busy=b)
+
+
+def av(n: int, head_dim: int, lanes: int, depth: int) -> Timing:
+    """out = V^T p: a gemv with head_dim rows of n (V read column-wise, i.e. a V^T cache layout, with p
+    re-streamed beside each column)."""
+    return gemv(head_dim, n, lanes, depth)
+
+
+def kv_transfer(n_rows: int, head_dim: int, lanes: int, depth: int, burst: int, burst_gap: int) -> Timing:
+    """AXI4 burst transfer of n_rows rows of d elements (lanes per beat), ``burst`` beats per burst and
+    ``burst_gap`` cycles of address/response overhead per burst."""
+    b = n_rows * _beats(head_dim, lanes, "kv_cache")
+    bursts = -(-b // burst)
+    return Timing(first=burst_gap + depth, last=b + bursts * burst_gap - 1 + depth, busy=b)
