@@ -6,6 +6,9 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+#: HF's rope_theta when a config.json does not give one.
+HF_DEFAULT_ROPE_THETA = 10000.0
+
 #: Keys of an HF LLaMA ``config.json`` that the golden model uses.
 _USED_KEYS = (
     "hidden_size",
@@ -81,19 +84,25 @@ class LlamaConfig:
         return q_head // self.group_size
 
     def to_dict(self) -> dict[str, Any]:
-        """The config as a plain dict (HF key names)."""
-        return asdict(self)
+        """The config as a plain dict with HF key names (``from_dict(to_dict())`` round-trips)."""
+        out = asdict(self)
+        if out["rope_scaling"] is not None:
+            out["rope_scaling"] = {"rope_type": "llama3", **out["rope_scaling"]}
+        return out
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> LlamaConfig:
         """Build from an HF ``config.json`` dict; unknown HF keys are ignored, missing ones default.
 
-        ``head_dim`` defaults to hidden_size / num_attention_heads as in HF.  A ``rope_scaling``
+        Both config generations are read: transformers < 5 (``rope_theta`` + ``rope_scaling``) and >= 5
+        (``rope_parameters`` holding both).  ``head_dim`` defaults to hidden_size / num_attention_heads and
+        ``rope_theta`` to 10000, as in HF.  A ``rope_scaling``
         whose type is not ``llama3`` (or absent) raises ValueError.
         """
         if not isinstance(raw, dict):
             raise ValueError("config: expected a JSON object")
-        kw: dict[str, Any] = {}
+        raw = _normalize_rope_keys(raw)
+        kw: dict[str, Any] = {"rope_theta": HF_DEFAULT_ROPE_THETA}
         for key in _USED_KEYS:
             if key in raw and raw[key] is not None:
                 kw[key] = raw[key]
@@ -113,6 +122,18 @@ class LlamaConfig:
         except (TypeError, ValueError) as exc:
             raise ValueError(f"config: bad value ({exc})") from None
         return cls(**kw)
+
+
+def _normalize_rope_keys(raw: dict[str, Any]) -> dict[str, Any]:
+    """Map a transformers >= 5 ``rope_parameters`` block onto ``rope_theta`` / ``rope_scaling``."""
+    params = raw.get("rope_parameters")
+    if not isinstance(params, dict) or raw.get("rope_scaling") is not None:
+        return raw
+    out = dict(raw)
+    if "rope_theta" in params and out.get("rope_theta") is None:
+        out["rope_theta"] = params["rope_theta"]
+    out["rope_scaling"] = {key: val for key, val in params.items() if key != "rope_theta"}
+    return out
 
 
 def _parse_rope_scaling(raw: Any) -> RopeScaling | None:
