@@ -1,0 +1,250 @@
+"""Op durations in clock cycles from one of three sources (:data:`SOURCES`).
+
+* ``golden``: the cycle model ``golden.cycles`` at each op's shape, with the config's lanes and a
+  pipeline depth (``--depth``, default :data:`DEFAULT_DEPTH` since no compile result is read here).  A
+  dimension that a lane count does not divide is padded up to a multiple of it (a part-filled last beat).
+  Per-head kernels (qk, softmax_*, av) run once per query head, so a whole-layer op costs ``heads`` times
+  one invocation; projections, RoPE and KV transfers of a whole layer are one longer stream.
+* ``measured``: ``build/report/sim_report.json`` from the RTL flow.  For each kernel the first entry with
+  ``outputs_match`` true gives ``ratio = cycles_measured / cycles_predicted`` (each an int total or a
+  ``[first, last]`` pair, total = last + 1) and its ``pipeline_depth`` (default depth when absent).  An op
+  then lasts ``round(ratio * golden formula at the op's shape with that depth)``: the measured depth and
+  any measured slowdown carry over to the op's real shape.  The KV-cache transfers have no stream kernel;
+  without a ``kv_cache`` entry they keep the golden model (marked so in the sources).
+* ``profile``: a user JSON file of per-op times, e.g. measured on a CPU/GPU::
+
+      {"unit": "us", "ops": {"rmsnorm": 1.2, "q_proj": 3.4, ...}}
+
+  ``unit`` is ``us`` (default) or ``cycles``; without an ``ops`` key the other keys are the op names.
+  Each time is per graph node at the chosen granularity (one head's op with ``--heads all``, the whole
+  layer's with ``--heads 1``); every op kind in the graph must be given, unknown names are errors.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from golden import cycles as cyc
+from golden.llama import CHAIN_OPS
+from pyflow.errors import FlowError
+from pyflow.schedule.graph import Graph, Op
+
+SOURCES: tuple[str, ...] = ("golden", "measured", "profile")
+#: Pipeline depth (cycles) of every kernel when no compile/simulation result says otherwise.
+DEFAULT_DEPTH = 4
+#: AXI4 burst length (beats) and per-burst address/response overhead (cycles) of the KV-cache port.
+KV_BURST = 16
+KV_BURST_GAP = 4
+#: Hardware kernel of each chain op (the kernel names of the RTL flow's reports).
+OP_KERNEL: dict[str, str] = {
+    "rmsnorm": "rmsnorm", "q_proj": "gemv", "k_proj": "gemv", "v_proj": "gemv", "o_proj": "gemv",
+    "rope_q": "rope", "rope_k": "rope", "mem_store_kv": "kv_cache", "mem_load_kv": "kv_cache",
+    "qk": "qk", "softmax_max": "softmax_max", "softmax_exp": "softmax_exp",
+    "softmax_norm": "softmax_norm", "av": "av",
+}
+assert set(OP_KERNEL) == set(CHAIN_OPS)
+#: The ``[lanes]`` key of the project config that sets each kernel's lanes.
+KERNEL_LANES: dict[str, str] = {
+    "rmsnorm": "rmsnorm", "gemv": "gemv", "rope": "rope", "kv_cache": "kv_cache", "qk": "qk",
+    "softmax_max": "softmax", "softmax_exp": "softmax", "softmax_norm": "softmax", "av": "av",
+}
+#: Kernels without an RTL stream implementation: the golden model stands in when not measured.
+NO_RTL_KERNELS: frozenset[str] = frozenset({"kv_cache"})
+
+
+@dataclass(frozen=True)
+class Hw:
+    """Hardware parameters of the cycle model."""
+
+    lanes: Mapping[str, int]
+    clock_mhz: float
+    depth: int = DEFAULT_DEPTH
+    kv_burst: int = KV_BURST
+    kv_burst_gap: int = KV_BURST_GAP
+
+    def lanes_of(self, kernel: str) -> int:
+        """Lanes of ``kernel`` from the config's ``[lanes]`` table."""
+        key = KERNEL_LANES[kernel]
+        if key not in self.lanes:
+            raise FlowError(f"schedule: the config has no lanes.{key} (needed by kernel {kernel})")
+        return int(self.lanes[key])
+
+
+@dataclass
+class Durations:
+    """Cycles per op id and where each came from."""
+
+    cycles: list[int]
+    sources: list[str]
+    method: str
+    notes: list[str] = field(default_factory=list)
+
+    def source_summary(self, graph: Graph) -> dict[str, str]:
+        """Op kind -> source label (the first op of each kind; labels agree within a kind)."""
+        out: dict[str, str] = {}
+        for op, src in zip(graph.ops, self.sources, strict=True):
+            out.setdefault(op.kind, src)
+        return out
+
+
+def _pad(n: int, m: int) -> int:
+    return -(-n // m) * m
+
+
+def model_cycles(op: Op, hw: Hw, depth: int | None = None) -> int:
+    """Cycles of ``op`` (first input to last output, inclusive) by the golden cycle model."""
+    dep = hw.depth if depth is None else int(depth)
+    kernel = OP_KERNEL[op.kind]
+    p = hw.lanes_of(kernel)
+    s = op.shape_dict()
+    inv = s.get("invocations", 1)
+    if kernel == "rmsnorm":
+        return cyc.rmsnorm(_pad(s["n"], p), p, dep).total
+    if kernel == "gemv":
+        return cyc.gemv(s["n_out"], _pad(s["n_in"], p), p, dep).total
+    if kernel == "rope":
+        return cyc.rope(s["n_vec"], _pad(s["head_dim"], 2 * p), p, dep).total
+    if kernel == "kv_cache":
+        return cyc.kv_transfer(s["n_rows"], _pad(s["head_dim"], p), p, dep, hw.kv_burst, hw.kv_burst_gap).total
+    if kernel == "qk":
+        return inv * cyc.qk(s["n"], _pad(s["head_dim"], p), p, dep).total
+    if kernel == "av":
+        return inv * cyc.av(_pad(s["n"], p), s["head_dim"], p, dep).total
+    fn = {"softmax_max": cyc.softmax_max, "softmax_exp": cyc.softmax_exp, "softmax_norm": cyc.softmax_norm}
+    return inv * fn[kernel](_pad(s["n"], p), p, dep).total
+
+
+def golden_durations(graph: Graph, hw: Hw) -> Durations:
+    """Every op from the cycle model at depth ``hw.depth``."""
+    cycles = [model_cycles(op, hw) for op in graph.ops]
+    return Durations(cycles, [f"golden (depth {hw.depth})"] * len(cycles), "golden")
+
+
+# ------------------------------------------------------------------------------------------ measured
+def _total(value: Any, what: str) -> int:
+    """A cycle count given as an int total or a [first, last] pair (total = last + 1)."""
+    if isinstance(value, bool):
+        raise FlowError(f"{what} must be a cycle count")
+    if isinstance(value, (int, float)) and math.isfinite(value) and value > 0:
+        return int(value)
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value) and value[1] >= 0:
+        return int(value[1]) + 1
+    raise FlowError(f"{what} = {value!r} is not a positive cycle count or a [first, last] pair")
+
+
+def _load_json(path: Path, what: str) -> Any:
+    if not path.is_file():
+        raise FlowError(f"{what} {path} not found")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise FlowError(f"{what} {path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except UnicodeDecodeError:
+        raise FlowError(f"{what} {path} is not a UTF-8 text file") from None
+
+
+def _sim_entries(raw: Any, path: Path) -> list[dict[str, Any]]:
+    if isinstance(raw, dict):
+        for key in ("kernels", "results", "entries"):
+            if isinstance(raw.get(key), list):
+                raw = raw[key]
+                break
+    if not isinstance(raw, list) or not all(isinstance(e, dict) for e in raw):
+        raise FlowError(f"measured: {path} must hold a list of kernel entries (or {{\"kernels\": [...]}})")
+    return raw
+
+
+def measured_durations(graph: Graph, hw: Hw, path: Path) -> Durations:
+    """Ops scaled from RTL-simulated cycles (see the module docstring)."""
+    entries = _sim_entries(_load_json(path, "measured: simulation report"), path)
+    needed = sorted({OP_KERNEL[op.kind] for op in graph.ops})
+    scale: dict[str, tuple[float, int, str]] = {}
+    notes: list[str] = []
+    for kernel in needed:
+        rows = [e for e in entries if e.get("kernel") == kernel]
+        if not rows:
+            if kernel in NO_RTL_KERNELS:
+                notes.append(f"{kernel}: no RTL entry, golden cycle model used")
+                continue
+            raise FlowError(f"measured: kernel {kernel} is absent from {path} (run `make sim` or use "
+                            "--durations golden)")
+        good = [e for e in rows if e.get("outputs_match") is True]
+        if not good:
+            raise FlowError(f"measured: kernel {kernel} failed its RTL test in {path} (outputs_match false)")
+        e = good[0]
+        for key in ("cycles_predicted", "cycles_measured"):
+            if key not in e:
+                raise FlowError(f"measured: entry of kernel {kernel} in {path} has no {key}")
+        pred = _total(e["cycles_predicted"], f"measured: {kernel}.cycles_predicted")
+        meas = _total(e["cycles_measured"], f"measured: {kernel}.cycles_measured")
+        depth = e.get("pipeline_depth", hw.depth)
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
+            raise FlowError(f"measured: {kernel}.pipeline_depth = {depth!r} must be a non-negative integer")
+        scale[kernel] = (meas / pred, depth, str(e.get("simulator", "?")))
+    cycles, sources = [], []
+    for op in graph.ops:
+        kernel = OP_KERNEL[op.kind]
+        if kernel in scale:
+            ratio, depth, sim = scale[kernel]
+            cycles.append(max(1, round(ratio * model_cycles(op, hw, depth))))
+            sources.append(f"measured ({kernel} on {sim}: x{ratio:.3f}, depth {depth})")
+        else:
+            cycles.append(model_cycles(op, hw))
+            sources.append(f"golden (depth {hw.depth}; no RTL {kernel})")
+    return Durations(cycles, sources, "measured", notes)
+
+
+# ------------------------------------------------------------------------------------------- profile
+def read_profile(path: Path) -> tuple[dict[str, float], str]:
+    """Validate a profile file; return (op kind -> time, unit)."""
+    raw = _load_json(path, "profile: file")
+    if not isinstance(raw, dict):
+        raise FlowError(f"profile: {path} must hold a JSON object mapping op names to times")
+    unit = raw.get("unit", "us")
+    if unit not in ("us", "cycles"):
+        raise FlowError(f"profile: unit {unit!r} in {path} must be \"us\" or \"cycles\"")
+    ops = raw["ops"] if "ops" in raw else {k: v for k, v in raw.items() if k != "unit"}
+    if not isinstance(ops, dict) or not ops:
+        raise FlowError(f"profile: {path} has no op times (expected {{\"ops\": {{\"qk\": 1.5, ...}}}})")
+    out: dict[str, float] = {}
+    for name, value in ops.items():
+        if name not in CHAIN_OPS:
+            raise FlowError(f"profile: unknown op {name!r} in {path} (known: {', '.join(CHAIN_OPS)})")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                math.isfinite(value) and value > 0):
+            raise FlowError(f"profile: time of {name} in {path} must be a positive number, got {value!r}")
+        out[name] = float(value)
+    return out, unit
+
+
+def profile_durations(graph: Graph, hw: Hw, path: Path) -> Durations:
+    """Ops from a user profile (times per graph node), converted to cycles at the config's clock."""
+    times, unit = read_profile(path)
+    missing = [k for k in CHAIN_OPS if k in {op.kind for op in graph.ops} and k not in times]
+    if missing:
+        raise FlowError(f"profile: {path} has no time for op {missing[0]}")
+    per = hw.clock_mhz if unit == "us" else 1.0
+    cycles = [max(1, round(times[op.kind] * per)) for op in graph.ops]
+    return Durations(cycles, [f"profile ({path.name}, {unit})"] * len(cycles), "profile")
+
+
+def get_durations(graph: Graph, hw: Hw, method: str, profile: Path | None = None,
+                  sim_report: Path | None = None) -> Durations:
+    """Dispatch on ``method`` (one of :data:`SOURCES`)."""
+    if method == "golden":
+        return golden_durations(graph, hw)
+    if method == "measured":
+        from pyflow.reports import REPORT_DIR
+
+        return measured_durations(graph, hw, sim_report or REPORT_DIR / "sim_report.json")
+    if method == "profile":
+        if profile is None:
+            raise FlowError("schedule: --durations profile needs --profile FILE")
+        return profile_durations(graph, hw, profile)
+    raise FlowError(f"schedule: unknown duration source {method!r} (choose from {', '.join(SOURCES)})")
