@@ -1,0 +1,1 @@
+"""Benchmarks that compare FlatFlow's kernels with peers and write JSON under build/report/."""

@@ -1,0 +1,277 @@
+"""The kernel-spec layer: one small, language-neutral description per hardware kernel.
+
+A :class:`KernelSpec` is the hub every stage reads (render -> Vitis C++ / DSLX, g++ C-sim, XLS, RTL sim,
+synthesis).  It states *what* a kernel computes and *how its ports look on the wire*; it knows nothing of
+any tool.  Specs are built by ``pyflow.specs.<kernel>.build(pc)`` from a project config and collected by
+:func:`pyflow.specs.all_specs`.
+
+Contract shared by every consumer (C++ and RTL testbenches alike)
+-----------------------------------------------------------------
+* **Values are raw integers.**  Every tensor crossing a port is a 1-D ``numpy.int64`` array of raw
+  fixed-point codes (the integer ``round(x * 2**frac)`` after the format's rounding/overflow, see
+  ``golden.fixed.Fmt``).  Signed formats hold negative codes as negative int64 (not two's-complement
+  bit patterns); :meth:`Port.to_words` / :meth:`Port.from_words` convert to/from unsigned beat words.
+* **Stream order.**  A port carries ``beats * lanes`` elements per kernel invocation; element ``i`` travels
+  in beat ``i // lanes``, lane ``i % lanes``.  Lane 0 occupies the least significant ``fmt.width`` bits of
+  the beat's data word (lanes packed without padding: ``word_bits = lanes * fmt.width``; the AXI TDATA
+  is that rounded up to a multiple of 8, ``tdata_bits``, upper bits zero).
+* **TLAST** is asserted on beat ``b`` (0-based) iff ``tlast_every > 0 and (b + 1) % tlast_every == 0``.
+  ``tlast_every == beats`` means "last beat of the transaction"; ``0`` means the port has no TLAST.
+* **Port kinds.**  ``axis`` = AXI4-Stream (valid/ready handshake, data, optional last);
+  ``m_axi`` = AXI4 memory-mapped master (``beats`` is then the burst length, ``lanes`` the elements per
+  bus word; direction ``inout`` = memory read and written: its initial contents are an input and its
+  final contents an output, both under the port's name); ``scalar`` = a register argument
+  (``beats == lanes == 1``, no handshake).
+* **golden**: ``spec.golden(inputs) -> outputs`` maps ``{input port name: stream-order raw array}`` to
+  ``{output port name: stream-order raw array}`` and is the bit-exact reference every implementation must
+  match.  It wraps the lead's ``golden.llama_fixed`` op, reordering between tensor and stream layouts.
+* **make_vectors(seed)** returns deterministic, realistic input arrays (same seed -> same arrays).
+* **cycles(depth)** returns a ``golden.cycles.Timing`` (``first`` / ``last`` output-beat cycles counted
+  from the first input handshake, ``busy`` beats) for a kernel of latency ``depth`` (docs/FIXED_POINT.md).
+* **luts**: name -> :class:`Lut` (raw int values + element format).  Templates must take LUT contents and
+  every numeric constant from the spec (``luts``, ``consts``, ``params``), never type them in.
+* **params** are the user-visible shape/lane parameters (``P``, ``N``, ``D`` ...); **consts** are derived
+  integer constants the hardware needs (shift amounts, table index widths ...).  Both are plain
+  ``str -> int | float | str`` mappings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from golden.cycles import Timing
+    from golden.fixed import Fmt
+
+Direction = Literal["in", "out", "inout"]
+PortKind = Literal["axis", "m_axi", "scalar"]
+Arrays = dict[str, np.ndarray]
+
+
+def fmt_key(fmt: Fmt) -> dict[str, Any]:
+    """A JSON-able description of a ``golden.fixed.Fmt`` (used in hashes and reports)."""
+    return {
+        "width": int(fmt.width),
+        "frac": int(fmt.frac),
+        "signed": bool(fmt.signed),
+        "rnd": str(fmt.rnd),
+        "ovf": str(fmt.ovf),
+    }
+
+
+@dataclass(frozen=True)
+class Port:
+    """One kernel port; see the module docstring for the stream contract."""
+
+    name: str
+    direction: Direction
+    fmt: Fmt
+    lanes: int = 1
+    beats: int = 1
+    tlast_every: int = 0
+    kind: PortKind = "axis"
+    doc: str = ""
+
+    def __post_init__(self) -> None:
+        if self.direction not in ("in", "out", "inout"):
+            raise ValueError(f"port {self.name}: direction must be 'in', 'out' or 'inout'")
+        if self.direction == "inout" and self.kind != "m_axi":
+            raise ValueError(f"port {self.name}: only m_axi ports may be 'inout'")
+        if self.kind not in ("axis", "m_axi", "scalar"):
+            raise ValueError(f"port {self.name}: unknown kind {self.kind!r}")
+        if self.lanes < 1 or self.beats < 1 or self.tlast_every < 0:
+            raise ValueError(f"port {self.name}: lanes/beats must be >= 1 and tlast_every >= 0")
+        if self.tlast_every and self.beats % self.tlast_every:
+            raise ValueError(f"port {self.name}: tlast_every {self.tlast_every} must divide beats "
+                             f"{self.beats}")
+
+    @property
+    def elements(self) -> int:
+        """Elements per invocation (``beats * lanes``)."""
+        return self.beats * self.lanes
+
+    @property
+    def word_bits(self) -> int:
+        """Width of one beat's data word (``lanes * fmt.width``)."""
+        return self.lanes * int(self.fmt.width)
+
+    @property
+    def tdata_bits(self) -> int:
+        """AXI4-Stream TDATA width: ``word_bits`` rounded up to a multiple of 8."""
+        return -(-self.word_bits // 8) * 8
+
+    @property
+    def has_last(self) -> bool:
+        """True when the port carries TLAST."""
+        return self.tlast_every > 0
+
+    def tlast(self, beat: int) -> bool:
+        """TLAST value on 0-based ``beat``."""
+        return self.tlast_every > 0 and (beat + 1) % self.tlast_every == 0
+
+    def tlast_array(self) -> np.ndarray:
+        """TLAST per beat as a bool array of length ``beats``."""
+        b = np.arange(self.beats)
+        return (self.tlast_every > 0) & ((b + 1) % max(self.tlast_every, 1) == 0)
+
+    def to_words(self, raw: np.ndarray) -> list[int]:
+        """Pack stream-order raw values into ``beats`` unsigned Python ints (lane 0 in the LSBs)."""
+        raw = np.asarray(raw, dtype=np.int64).reshape(self.beats, self.lanes)
+        w = int(self.fmt.width)
+        mask = (1 << w) - 1
+        words = []
+        for row in raw.tolist():
+            word = 0
+            for lane, v in enumerate(row):
+                word |= (int(v) & mask) << (lane * w)
+            words.append(word)
+        return words
+
+    def from_words(self, words: list[int]) -> np.ndarray:
+        """Unpack beat words into a stream-order raw int64 array (sign-extending signed formats)."""
+        w = int(self.fmt.width)
+        mask = (1 << w) - 1
+        out = []
+        for word in words:
+            for lane in range(self.lanes):
+                v = (int(word) >> (lane * w)) & mask
+                if self.fmt.signed and v >> (w - 1):
+                    v -= 1 << w
+                out.append(v)
+        return np.asarray(out, dtype=np.int64)
+
+    def key(self) -> dict[str, Any]:
+        """A JSON-able description (for hashes and reports)."""
+        return {
+            "name": self.name,
+            "direction": self.direction,
+            "fmt": fmt_key(self.fmt),
+            "lanes": self.lanes,
+            "beats": self.beats,
+            "tlast_every": self.tlast_every,
+            "kind": self.kind,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class Lut:
+    """A read-only table: raw int values (1-D int64) stored in format ``fmt``."""
+
+    values: np.ndarray
+    fmt: Fmt
+
+    def __iter__(self):  # noqa: ANN204
+        """``values, fmt = lut`` unpacks like the (values, Fmt) pair it stands for."""
+        return iter((self.values, self.fmt))
+
+    @property
+    def depth(self) -> int:
+        """Number of entries."""
+        return int(len(self.values))
+
+    @property
+    def index_bits(self) -> int:
+        """Address width (``ceil(log2(depth))``, at least 1)."""
+        return max(1, int(self.depth - 1).bit_length())
+
+
+@dataclass(frozen=True, eq=False)
+class KernelSpec:
+    """Everything a stage needs to know about one kernel; see the module docstring."""
+
+    name: str
+    params: Mapping[str, Any]
+    ports: tuple[Port, ...]
+    golden: Callable[[Arrays], Arrays]
+    make_vectors: Callable[[int], Arrays]
+    cycles: Callable[[int], Timing] | None = None
+    luts: Mapping[str, Lut] = field(default_factory=dict)
+    consts: Mapping[str, Any] = field(default_factory=dict)
+    langs: tuple[str, ...] = ("vitis", "dslx")
+    doc: str = ""
+
+    def __post_init__(self) -> None:
+        names = [p.name for p in self.ports]
+        if len(set(names)) != len(names):
+            raise ValueError(f"kernel {self.name}: duplicate port names {names}")
+
+    @property
+    def inputs(self) -> tuple[Port, ...]:
+        """Input ports in declaration order."""
+        return tuple(p for p in self.ports if p.direction in ("in", "inout"))
+
+    @property
+    def outputs(self) -> tuple[Port, ...]:
+        """Output ports in declaration order."""
+        return tuple(p for p in self.ports if p.direction in ("out", "inout"))
+
+    def port(self, name: str) -> Port:
+        """The port called ``name`` (KeyError if absent)."""
+        for p in self.ports:
+            if p.name == name:
+                return p
+        raise KeyError(f"kernel {self.name} has no port {name!r}")
+
+    def expected(self, inputs: Arrays) -> Arrays:
+        """Golden outputs for ``inputs``, checked against the declared port shapes."""
+        for p in self.inputs:
+            if p.name not in inputs:
+                raise ValueError(f"kernel {self.name}: missing input {p.name}")
+            if np.asarray(inputs[p.name]).size != p.elements:
+                raise ValueError(
+                    f"kernel {self.name}: input {p.name} has {np.asarray(inputs[p.name]).size} elements, "
+                    f"port expects {p.elements}"
+                )
+        out = self.golden(inputs)
+        result: Arrays = {}
+        for p in self.outputs:
+            arr = np.asarray(out[p.name], dtype=np.int64).reshape(-1)
+            if arr.size != p.elements:
+                raise ValueError(
+                    f"kernel {self.name}: golden output {p.name} has {arr.size} elements, port declares "
+                    f"{p.elements}"
+                )
+            result[p.name] = arr
+        return result
+
+    def vectors(self, seed: int = 0) -> tuple[Arrays, Arrays]:
+        """``(inputs, expected outputs)`` for ``seed``, all stream-order int64."""
+        ins = {k: np.asarray(v, dtype=np.int64).reshape(-1) for k, v in self.make_vectors(seed).items()}
+        return ins, self.expected(ins)
+
+    def key(self) -> dict[str, Any]:
+        """A JSON-able description of everything that shapes generated code."""
+        return {
+            "name": self.name,
+            "params": {k: _jsonable(v) for k, v in sorted(self.params.items())},
+            "consts": {k: _jsonable(v) for k, v in sorted(self.consts.items())},
+            "ports": [p.key() for p in self.ports],
+            "luts": {
+                k: {"fmt": fmt_key(v.fmt), "sha": hashlib.sha256(np.asarray(v.values, np.int64).tobytes())
+                    .hexdigest()}
+                for k, v in sorted(self.luts.items())
+            },
+        }
+
+    def digest(self) -> str:
+        """Short content hash of :meth:`key` (for caches)."""
+        blob = json.dumps(self.key(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if hasattr(v, "width") and hasattr(v, "frac"):
+        return fmt_key(v)
+    return v

@@ -1,0 +1,74 @@
+"""KV cache of one KV head in external memory (AXI4 master, bursts): mem_store_kv then mem_load_kv.
+
+The cache keeps K by rows (``kmem``: CAP rows of d) and V transposed (``vtmem``: d rows of CAP), so
+qk and av stream straight from memory (docs/FIXED_POINT.md).  One invocation stores the new token's
+``k_new`` / ``v_new`` at position ``pos`` and streams rows 0..pos of K (``k``) and the first pos+1
+entries of every V^T row (``vt``); the new token's values are forwarded from the on-chip copy, so the
+loads never wait for the stores.  Ports: ``k_new``, ``v_new`` (act, P lanes, d/P beats), ``pos``
+(u32 scalar), ``kmem``, ``vtmem`` (m_axi, P elements per bus word, CAP = N positions), ``k`` (act, P,
+N*d/P beats), ``vt`` (act, P, d*N/P beats); the test vectors use pos = N - 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from golden import cycles
+from pyflow.specs._common import gauss, rng
+from pyflow.specs.base import Arrays, KernelSpec, Port
+from pyflow.specs.rope import POS_FMT
+
+NAME = "kv_cache"
+#: Longest AXI burst the kernel issues (beats); also the m_axi max_*_burst_length.
+BURST = 16
+#: Address/response overhead per burst assumed by the cycle model (cycles).
+BURST_GAP = 8
+
+
+def build(pc) -> KernelSpec:  # noqa: ANN001
+    """The kv_cache spec for project config ``pc``."""
+    s, m = pc.scheme, pc.model
+    n, d, p = pc.context_length, m.head_dim, pc.lanes["kv_cache"]
+    cap = n
+    ports = (
+        Port("k_new", "in", s.act, p, d // p, d // p, doc="roped key of the new token"),
+        Port("v_new", "in", s.act, p, d // p, d // p, doc="value of the new token"),
+        Port("pos", "in", POS_FMT, 1, 1, 0, kind="scalar", doc="position of the new token"),
+        Port("kmem", "inout", s.act, p, cap * d // p, 0, kind="m_axi", doc="K rows in memory"),
+        Port("vtmem", "inout", s.act, p, d * cap // p, 0, kind="m_axi", doc="V^T rows in memory"),
+        Port("k", "out", s.act, p, n * d // p, n * d // p, doc="K rows 0..pos"),
+        Port("vt", "out", s.act, p, d * n // p, d * n // p, doc="V^T rows, entries 0..pos"),
+    )
+
+    def golden(ins: Arrays) -> Arrays:
+        pos = int(ins["pos"][0])
+        if pos != n - 1:
+            raise ValueError(f"kv_cache: the port shapes fix pos = {n - 1}, got {pos}")
+        kmem = ins["kmem"].reshape(cap, d).copy()
+        vt = ins["vtmem"].reshape(d, cap).copy()
+        kmem[pos] = ins["k_new"]
+        vt[:, pos] = ins["v_new"]
+        return {"kmem": kmem.reshape(-1), "vtmem": vt.reshape(-1), "k": kmem[: pos + 1].reshape(-1),
+                "vt": vt[:, : pos + 1].reshape(-1)}
+
+    def make_vectors(seed: int) -> Arrays:
+        r = rng(seed, NAME)
+        return {
+            "k_new": gauss(r, s.act, d, 1.0),
+            "v_new": gauss(r, s.act, d, 1.0),
+            "pos": np.array([n - 1], dtype=np.int64),
+            "kmem": gauss(r, s.act, cap * d, 1.0),
+            "vtmem": gauss(r, s.act, d * cap, 1.0),
+        }
+
+    return KernelSpec(
+        name=NAME,
+        params={"N": n, "D": d, "P": p, "CAP": cap, "BURST_GAP": BURST_GAP},
+        consts={"ROW_WORDS": d // p, "CAP_WORDS": cap // p, "BURST": BURST},
+        ports=ports,
+        golden=golden,
+        make_vectors=make_vectors,
+        cycles=lambda depth: cycles.kv_transfer(n, d, p, depth, BURST, BURST_GAP),
+        langs=("vitis",),
+        doc=__doc__.splitlines()[0],
+    )

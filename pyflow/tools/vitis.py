@@ -1,0 +1,67 @@
+"""Vitis HLS wrapper: find ``vitis_hls``, run a generated project Tcl, read the csynth report.
+
+Vitis HLS is proprietary and usually absent; :func:`find_vitis_hls` returns None then, and the
+``synth-vitis`` command prints the exact commands to run on a machine where it is installed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+from pyflow.errors import FlowError
+
+
+def find_vitis_hls() -> str | None:
+    """Path of ``vitis_hls`` (PATH, then ``$XILINX_HLS/bin``), or None."""
+    exe = shutil.which("vitis_hls")
+    if exe:
+        return exe
+    root = os.environ.get("XILINX_HLS")
+    if root and (Path(root) / "bin" / "vitis_hls").is_file():
+        return str(Path(root) / "bin" / "vitis_hls")
+    return None
+
+
+def run_tcl(project_dir: Path, tcl: str = "run_hls.tcl", timeout_s: int = 6 * 3600) -> Path:
+    """Run ``vitis_hls -f <tcl>`` in ``project_dir``; return the log path; FlowError on failure."""
+    exe = find_vitis_hls()
+    if exe is None:
+        raise FlowError("vitis_hls not found on PATH (source <Vitis>/settings64.sh or set XILINX_HLS)")
+    log = Path(project_dir) / "vitis_hls.log"
+    with open(log, "w") as fh:
+        try:
+            res = subprocess.run([exe, "-f", tcl], cwd=project_dir, stdout=fh, stderr=subprocess.STDOUT,
+                                 timeout=timeout_s, check=False)
+        except subprocess.TimeoutExpired:
+            raise FlowError(f"vitis_hls: {project_dir.name} ran longer than {timeout_s} s (log {log})") from None
+    if res.returncode != 0:
+        raise FlowError(f"vitis_hls failed on {project_dir.name} (exit {res.returncode}); see {log}")
+    return log
+
+
+def read_csynth(project_dir: Path, top: str) -> dict[str, Any]:
+    """Latency, clock estimate and resources from ``<top>_prj/sol1/syn/report/<top>_csynth.xml``."""
+    xml = Path(project_dir) / f"{top}_prj" / "sol1" / "syn" / "report" / f"{top}_csynth.xml"
+    if not xml.is_file():
+        return {}
+    root = ET.parse(xml).getroot()
+
+    def text(path: str) -> str | None:
+        node = root.find(path)
+        return node.text if node is not None else None
+
+    out: dict[str, Any] = {
+        "target_clock_ns": text("UserAssignments/TargetClockPeriod"),
+        "estimated_clock_ns": text("PerformanceEstimates/SummaryOfTimingAnalysis/EstimatedClockPeriod"),
+        "latency_best": text("PerformanceEstimates/SummaryOfOverallLatency/Best-caseLatency"),
+        "latency_worst": text("PerformanceEstimates/SummaryOfOverallLatency/Worst-caseLatency"),
+        "interval_max": text("PerformanceEstimates/SummaryOfOverallLatency/Interval-max"),
+    }
+    for res in ("BRAM_18K", "DSP", "FF", "LUT", "URAM"):
+        out[res] = text(f"AreaEstimates/Resources/{res}")
+    return out

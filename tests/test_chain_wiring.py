@@ -1,0 +1,30 @@
+"""Chain mode wiring: stream layouts of consecutive kernels compose to the golden fixed-point decode step."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pyflow.chain import golden_executor, run_chain
+from pyflow.project_config import load_project_config, small_config
+
+
+def test_chain_of_spec_goldens_equals_decode_step() -> None:
+    pc = small_config(load_project_config(None))
+    rep = run_chain(pc, golden_executor, seed=2)
+    assert rep["outputs_match"], rep["stages"]
+    assert [s["stage"] for s in rep["stages"]][0] == "rmsnorm" and rep["stages"][-1]["stage"] == "o_proj"
+
+
+def test_chain_detects_a_wrong_stage() -> None:
+    pc = small_config(load_project_config(None))
+
+    def off_by_one_av(spec, invocations):  # noqa: ANN001, ANN202
+        outs = golden_executor(spec, invocations)
+        if spec.name == "av":
+            outs[0] = {"out": np.asarray(outs[0]["out"]) + 1}
+        return outs
+
+    rep = run_chain(pc, off_by_one_av, seed=2)
+    assert not rep["outputs_match"]
+    bad = [s["stage"] for s in rep["stages"] if not s["outputs_match"]]
+    assert bad[0] == "av"
