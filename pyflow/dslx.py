@@ -1,0 +1,68 @@
+"""DSLX code generators used by the templates in ``hls/templates/dslx/`` (fixed-point helpers).
+
+Each returns DSLX source text; the templates call them as Jinja globals.  Raw values are DSLX
+``sN``/``uN`` bit vectors; the arithmetic mirrors :func:`golden.fixed.requant` step for step.
+"""
+
+from __future__ import annotations
+
+from golden.fixed import Fmt
+
+
+def sbits(fmt: Fmt) -> int:
+    """Width of a signed type that holds every raw value of ``fmt`` (one more bit when unsigned)."""
+    return int(fmt.width) + (0 if fmt.signed else 1)
+
+
+def lane(word: str, index: str, fmt: Fmt) -> str:
+    """Expression: lane ``index`` of beat word ``word`` as a signed ``sN[sbits(fmt)]`` value."""
+    w = int(fmt.width)
+    if fmt.signed:
+        return f"{word}[({index}) * u32:{w} +: s{w}]"
+    return f"({word}[({index}) * u32:{w} +: u{w}] as s{w + 1})"
+
+
+def requant_fn(name: str, in_bits: int, shift: int, fmt: Fmt) -> str:
+    """DSLX ``fn name(v: sN[in_bits]) -> <fmt raw type>``: assign ``v * 2**-(frac_in)`` to ``fmt``.
+
+    ``shift = frac_in - fmt.frac`` (static).  Quantisation as ``fmt.rnd`` (TRN floor, RND half up,
+    RND_CONV half to even), then ``fmt.ovf`` (SAT clamp or WRAP truncation), as ap_fixed assignment.
+    """
+    a, s, w = int(in_bits), int(shift), int(fmt.width)
+    lines = [f"fn {name}(v: sN[{a}]) -> {fmt.dslx_type()} {{"]
+    if s > 0:
+        b = a + 1
+        lines.append(f"    let wide = v as sN[{b}];")
+        lines.append(f"    let fl = wide >> u32:{s};")
+        if fmt.rnd == "TRN":
+            lines.append("    let q = fl;")
+        elif fmt.rnd == "RND":
+            lines.append(f"    let q = (wide + sN[{b}]:{1 << (s - 1)}) >> u32:{s};")
+        else:
+            lines.append(f"    let rem = (wide as uN[{b}]) & uN[{b}]:{(1 << s) - 1};")
+            lines.append(f"    let half = uN[{b}]:{1 << (s - 1)};")
+            lines.append("    let up = rem > half || (rem == half && (fl as u1) == u1:1);")
+            lines.append(f"    let q = fl + (up as sN[{b}]);")
+    elif s == 0:
+        b = a
+        lines.append("    let q = v;")
+    else:
+        b = a - s
+        lines.append(f"    let q = (v as sN[{b}]) << u32:{-s};")
+    qmax = (1 << (b - 1)) - 1
+    qmin = -(1 << (b - 1))
+    if fmt.ovf == "SAT":
+        if fmt.raw_max < qmax:
+            lines.append(f"    let q = if q > sN[{b}]:{fmt.raw_max} {{ sN[{b}]:{fmt.raw_max} }} else {{ q }};")
+        if fmt.raw_min > qmin:
+            lines.append(f"    let q = if q < sN[{b}]:{fmt.raw_min} {{ sN[{b}]:{fmt.raw_min} }} else {{ q }};")
+    lines.append(f"    q as {'s' if fmt.signed else 'u'}N[{w}]")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def pack_lanes(values: list[str], fmt: Fmt) -> str:
+    """Expression: beat word from lane expressions of raw type ``fmt`` (lane 0 in the LSBs)."""
+    w = int(fmt.width)
+    parts = [f"({v} as uN[{w}])" for v in reversed(values)]
+    return parts[0] if len(parts) == 1 else "(" + " ++ ".join(parts) + ")"

@@ -1,0 +1,1 @@
+"""One wrapper module per external tool (XLS, Verilator, ...)."""

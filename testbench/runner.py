@@ -1,0 +1,244 @@
+"""Build and run :mod:`testbench.stream_test` on Verilator or Icarus through ``cocotb_tools.runner``.
+
+One function per simulator sits on :func:`simulate`; build directories are ``<build_dir>`` (the
+caller passes ``build/sim/<kernel>/<sim>/``).  ``waves=True`` (or env ``WAVES=1``) dumps
+``dump.fst`` (Verilator; ``dump.vcd`` when lz4.h is missing, see :func:`fst_available`) or ``dump.vcd``
+(Icarus) there.  ``SIM=icarus`` in the environment selects
+Icarus where the caller does not choose.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pyflow.errors import FlowError
+
+_REPO = Path(__file__).resolve().parent.parent
+SIMULATORS = ("verilator", "icarus")
+TIMESCALE = ("1ns", "1ps")
+TEST_MODULE = "testbench.stream_test"
+_DUMP_TOP = "flatflow_vcd_dump"
+
+
+def default_simulator() -> str:
+    """``$SIM`` (verilator when unset)."""
+    sim = os.environ.get("SIM", "verilator").strip().lower() or "verilator"
+    if sim not in SIMULATORS:
+        raise FlowError(f"sim: unknown simulator {sim!r} (SIM=verilator or SIM=icarus)")
+    return sim
+
+
+def waves_requested() -> bool:
+    """True when env ``WAVES`` is set to something other than 0/empty."""
+    return os.environ.get("WAVES", "0") not in ("", "0")
+
+
+def fst_available() -> bool:
+    """True when Verilator's FST writer can be compiled (it needs ``lz4.h``, Debian ``liblz4-dev``).
+
+    Without it Verilator dumps VCD (``dump.vcd``) instead of FST.
+    """
+    dirs = [d for d in os.environ.get("CPATH", "").split(os.pathsep) if d] + ["/usr/include", "/usr/local/include"]
+    return any((Path(d) / "lz4.h").is_file() for d in dirs)
+
+
+def _prepare_verilator_env(build_root: Path) -> None:
+    from pyflow.tools import verilator as vtool
+
+    env = vtool.tool_env(build_root)
+    for key in ("VERILATOR_ROOT", "MAKEFLAGS"):
+        os.environ[key] = env[key]
+    shim = str(vtool.shim_dir(build_root))
+    if shim not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = shim + os.pathsep + os.environ.get("PATH", "")
+
+
+def simulate(
+    simulator: str,
+    sources: Sequence[Path],
+    toplevel: str,
+    job: dict[str, Any],
+    build_dir: Path,
+    tests: Sequence[str] = ("nostall",),
+    waves: bool = False,
+    build_root: Path | str = "build",
+) -> dict[str, Any]:
+    """Build ``sources`` and run the stream tests ``tests``; return per-test results and timings.
+
+    The return value maps each test name to the dict it wrote, plus ``build_seconds`` and
+    ``sim_seconds``.  A test that crashed or timed out gets ``{"outputs_match": False, "errors": [...]}``.
+    """
+    from cocotb_tools.runner import get_runner
+
+    if str(_REPO) not in sys.path:  # the runner hands sys.path to the simulator's Python as PYTHONPATH
+        sys.path.insert(0, str(_REPO))
+    if simulator not in SIMULATORS:
+        raise FlowError(f"sim: unknown simulator {simulator!r} (choose from {', '.join(SIMULATORS)})")
+    build_dir = Path(build_dir).resolve()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    srcs = [Path(s).resolve() for s in sources]
+    build_args: list[str] = []
+    if simulator == "verilator":
+        _prepare_verilator_env(Path(build_root))
+        build_args = ["-Wno-fatal"] + (["--trace-fst"] if waves and fst_available() else [])
+    elif waves:
+        dump = build_dir / f"{_DUMP_TOP}.v"
+        dump.write_text(
+            f"module {_DUMP_TOP};\n  initial begin\n    $dumpfile(\"{build_dir / 'dump.vcd'}\");\n"
+            f"    $dumpvars(0, {toplevel});\n  end\nendmodule\n")
+        srcs.append(dump)
+        build_args = ["-s", _DUMP_TOP]
+    for name in tests:
+        (build_dir / f"result_{name}.json").unlink(missing_ok=True)
+    job = dict(job, result_dir=str(build_dir))
+    job_path = build_dir / "job.json"
+    job_path.write_text(json.dumps(job))
+    try:
+        runner = _icarus_vcd_runner() if simulator == "icarus" and waves else get_runner(simulator)
+    except (SystemExit, Exception) as exc:  # cocotb raises SystemExit when the binary is missing
+        raise FlowError(f"sim: {simulator} is not available ({exc}); run `make setup`") from None
+    t0 = time.perf_counter()
+    rt_stash = _runtime_stash(waves) if simulator == "verilator" else None
+    if rt_stash is not None and (rt_stash / "done").is_file():
+        runner = _verilator_reusing(rt_stash)
+    try:
+        runner.build(sources=srcs, hdl_toplevel=toplevel, build_dir=build_dir, build_args=build_args,
+                     timescale=TIMESCALE, waves=waves and simulator == "verilator", always=True,
+                     log_file=build_dir / "build.log")
+    except (SystemExit, Exception) as exc:
+        raise FlowError(f"sim: {simulator} build of {toplevel} failed ({_tail(build_dir / 'build.log', exc)})") \
+            from None
+    t1 = time.perf_counter()
+    if rt_stash is not None:
+        _save_runtime(build_dir, rt_stash)
+    results_xml = build_dir / "results.xml"
+    try:
+        runner.test(test_module=TEST_MODULE, hdl_toplevel=toplevel, build_dir=build_dir, test_dir=build_dir,
+                    testcase=list(tests), extra_env={"FLATFLOW_TB_JOB": str(job_path)},
+                    waves=waves and simulator == "verilator", timescale=TIMESCALE,
+                    results_xml=str(results_xml), log_file=build_dir / "sim.log")
+    except (SystemExit, Exception) as exc:  # the runner raises when a test fails: keep its result
+        if not any((build_dir / f"result_{name}.json").is_file() for name in tests):
+            raise FlowError(f"sim: {simulator} run of {toplevel} failed ({_tail(build_dir / 'sim.log', exc)})") \
+                from None
+    t2 = time.perf_counter()
+    out: dict[str, Any] = {"build_seconds": t1 - t0, "sim_seconds": t2 - t1}
+    failures = _xml_failures(results_xml)
+    for name in tests:
+        path = build_dir / f"result_{name}.json"
+        if path.is_file():
+            out[name] = json.loads(path.read_text())
+        else:
+            out[name] = {"test": name, "outputs_match": False,
+                         "errors": [failures.get(name, "test wrote no result (crash or timeout)")]}
+    return out
+
+
+def _icarus_vcd_class() -> type:
+    from cocotb_tools.runner import Icarus
+
+    class IcarusVcd(Icarus):
+        """Icarus that dumps VCD (the stock runner writes FST or disables dumping with ``-none``)."""
+
+        def _test_command(self):  # type: ignore[no-untyped-def]
+            return [["-vcd" if a == "-none" else a for a in cmd] for cmd in super()._test_command()]
+
+    return IcarusVcd
+
+
+def _icarus_vcd_runner() -> Any:
+    return _icarus_vcd_class()()
+
+
+def run_verilator(sources: Sequence[Path], toplevel: str, job: dict[str, Any], build_dir: Path,
+                  **kw: Any) -> dict[str, Any]:
+    """:func:`simulate` on Verilator."""
+    return simulate("verilator", sources, toplevel, job, build_dir, **kw)
+
+
+def run_icarus(sources: Sequence[Path], toplevel: str, job: dict[str, Any], build_dir: Path,
+               **kw: Any) -> dict[str, Any]:
+    """:func:`simulate` on Icarus Verilog."""
+    return simulate("icarus", sources, toplevel, job, build_dir, **kw)
+
+
+#: Verilator runtime objects that do not depend on the model (compiled once, reused by every build).
+_RUNTIME_OBJS = ("verilated", "verilated_vpi", "verilated_threads", "verilated_dpi")
+
+
+def _runtime_stash(waves: bool) -> Path:
+    """Where the compiled Verilator runtime for this Verilator, trace mode and make flags is kept.
+
+    One place per checkout (``build/sim/_verilator_runtime/<key>``), shared by every build root, so the
+    test suite and ``make sim`` compile it once; writers race safely (atomic rename).
+    """
+    from pyflow.tools import verilator as vtool
+
+    b = vtool.verilator_bin().resolve()
+    key = hashlib.sha256(json.dumps([str(b), b.stat().st_mtime_ns, waves, vtool.MAKE_VARS]).encode())
+    return _REPO / "build" / "sim" / "_verilator_runtime" / key.hexdigest()[:16]
+
+
+def _verilator_reusing(stash: Path) -> Any:
+    """A Verilator runner that copies the stashed runtime objects in between verilating and make.
+
+    They must land after Verilator rewrites ``Vtop.mk`` (every global object depends on it) and carry a
+    newer time stamp, so make keeps them.
+    """
+    from cocotb_tools.runner import Verilator
+
+    class VerilatorReusing(Verilator):
+        def _build_command(self):  # type: ignore[no-untyped-def]
+            cmds = super()._build_command()
+            objs = " ".join(f"{n}.o {n}.d" for n in _RUNTIME_OBJS)
+            copy = ["sh", "-c", f'cd "{stash}" && cp {objs} "{self.build_dir}"/ && cd "{self.build_dir}" && '
+                    f'touch {" ".join(f"{n}.o" for n in _RUNTIME_OBJS)}']
+            return [cmds[0], copy, *cmds[1:]]
+
+    return VerilatorReusing()
+
+
+def _save_runtime(build_dir: Path, stash: Path) -> None:
+    """Keep the runtime objects of a successful build (atomically; a racing writer just loses)."""
+    if (stash / "done").is_file():
+        return
+    files = [build_dir / f"{n}{e}" for n in _RUNTIME_OBJS for e in (".o", ".d")]
+    if not all(f.is_file() for f in files):
+        return
+    stash.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=stash.parent, prefix=".tmp"))
+    for f in files:
+        shutil.copyfile(f, tmp / f.name)
+    (tmp / "done").write_text("ok\n")
+    try:
+        os.rename(tmp, stash)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _xml_failures(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    fails: dict[str, str] = {}
+    for case in ET.parse(path).getroot().iter("testcase"):
+        for bad in list(case.iter("failure")) + list(case.iter("error")):
+            fails[case.get("name", "")] = (bad.get("message") or "failed").splitlines()[0][:200]
+    return fails
+
+
+def _tail(log: Path, exc: BaseException) -> str:
+    if log.is_file():
+        lines = [ln for ln in log.read_text(errors="replace").splitlines() if "rror" in ln]
+        if lines:
+            return lines[0].strip()[:200]
+    return str(exc)[:200] or type(exc).__name__
