@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from pyflow.chain import golden_executor, run_chain
 from pyflow.project_config import load_project_config, small_config
@@ -28,3 +29,16 @@ def test_chain_detects_a_wrong_stage() -> None:
     assert not rep["outputs_match"]
     bad = [s["stage"] for s in rep["stages"] if not s["outputs_match"]]
     assert bad[0] == "av"
+
+
+@pytest.mark.rtl
+@pytest.mark.xdist_group("rtl_chain")
+@pytest.mark.parametrize("simulator", ["verilator", "icarus"])
+def test_chain_in_rtl_is_bit_exact(simulator: str, tmp_path_factory) -> None:  # noqa: ANN001
+    """One decode step kernel by kernel in RTL, each kernel fed by the previous one's simulated output."""
+    from pyflow.sim_flow import rtl_executor
+
+    pc = small_config(load_project_config(None))
+    root = tmp_path_factory.getbasetemp() / "rtl_kernels"  # shared per worker: runtime objects built once
+    rep = run_chain(pc, rtl_executor(pc.clock_mhz, simulator, build_root=root), seed=3)
+    assert rep["outputs_match"], [s for s in rep["stages"] if not s["outputs_match"]]
