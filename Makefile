@@ -27,12 +27,16 @@ $(STAMP): requirements.lock pyproject.toml
 	$(VPY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
 
-sys-deps: ## Install Debian packages the flow needs (iverilog) when missing
-	@command -v iverilog >/dev/null 2>&1 || { \
-	  echo "== installing iverilog (apt-get) =="; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get install -y -q iverilog >/dev/null 2>&1 || \
-	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q iverilog >/dev/null; } ; }
+sys-deps: ## Install Debian packages the flow needs (iverilog; liblz4-dev for Verilator FST waves) when missing
+	@missing=""; command -v iverilog >/dev/null 2>&1 || missing="iverilog"; \
+	  [ -f /usr/include/lz4.h ] || missing="$$missing liblz4-dev"; \
+	  if [ -n "$$missing" ]; then \
+	    echo "== installing$$missing (apt-get) =="; \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get install -y -q $$missing >/dev/null 2>&1 || \
+	    { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q $$missing >/dev/null; } || \
+	    { echo "error: could not install$$missing with apt-get; install it and rerun" >&2; exit 1; }; \
+	  fi
 
 setup: $(STAMP) sys-deps ## Create .venv with pinned packages and install system packages
 

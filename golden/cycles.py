@@ -92,3 +92,24 @@ def kv_transfer(n_rows: int, head_dim: int, lanes: int, depth: int, burst: int, 
     b = n_rows * _beats(head_dim, lanes, "kv_cache")
     bursts = -(-b // burst)
     return Timing(first=burst_gap + depth, last=b + bursts * burst_gap - 1 + depth, busy=b)
+
+
+def flat_attention(n_rows: int, n: int, head_dim: int, rows: int, lanes: int, depth: int) -> Timing:
+    """FLAT attention of one head (pyflow/specs/flat_attention.py): ``n_rows`` query rows in tiles of ``rows``.
+
+    Per tile, one activation per cycle: load the R x d query tile (R*d/P beats); stream K once (N*d/P beats,
+    R*P MACs per beat, the R logits of key j written to the R x N buffer and the row maxima updated on the
+    key's last beat: softmax pass 1 fused into the logit writes); exp pass (R*N/P cycles, P exps per cycle);
+    normalise pass (R*N/P cycles); stream V^T once (d*N/P beats, R*P MACs per beat) with one R-lane output
+    beat (column i of the tile's R output rows) on the last beat of each V^T row.
+    """
+    tiles = n_rows // rows
+    if rows <= 0 or n_rows % rows:
+        raise ValueError(f"flat_attention: row tile {rows} must divide {n_rows} query rows")
+    qb = _beats(rows * head_dim, lanes, "flat_attention q")
+    kb = _beats(n * head_dim, lanes, "flat_attention k")
+    sb = _beats(rows * n, lanes, "flat_attention softmax")
+    vb = _beats(head_dim * n, lanes, "flat_attention vt")
+    row = _beats(n, lanes, "flat_attention vt row")
+    tile = qb + kb + 2 * sb + vb
+    return Timing(first=qb + kb + 2 * sb + row - 1 + depth, last=tiles * tile - 1 + depth, busy=tiles * tile)

@@ -69,7 +69,8 @@ def rtl_kernels(pc: Any) -> list[KernelSpec]:
 
 
 def run_sim(pc: Any, simulator: str = "verilator", kernels: list[str] | None = None, chain: bool = True,
-            csim: bool = True, stalls: bool = True, report_path: Path = SIM_REPORT) -> dict[str, Any]:
+            csim: bool = True, stalls: bool = True, flat: bool = True,
+            report_path: Path = SIM_REPORT) -> dict[str, Any]:
     """The whole ``make sim`` job; returns the report (also written to ``report_path``)."""
     from rich.console import Console
 
@@ -103,9 +104,20 @@ def run_sim(pc: Any, simulator: str = "verilator", kernels: list[str] | None = N
         ch = run_chain(pc, rtl_executor(pc.clock_mhz, simulator),
                        progress=lambda name: con.print(f"  stage {name} ...", highlight=False))
         report["chain"] = ch
+    if flat:
+        from pyflow.flat_hw import flat_hw_report
+
+        con.rule("FLAT attention in hardware vs the unfused chain")
+        try:
+            flat_hw_report(pc, measure=True, simulator=simulator)
+            report["flat_hw"] = {"outputs_match": True, "report": "build/report/flat_hw.json"}
+        except FlowError as exc:
+            con.print(f"[red]{exc}[/red]")
+            report["flat_hw"] = {"outputs_match": False, "errors": [str(exc)]}
     report["ok"] = (all(r["outputs_match"] and r.get("cycles_measured") == r.get("cycles_predicted") for r in rows)
                     and report.get("csim", {}).get("failed", 0) == 0
-                    and report.get("chain", {}).get("outputs_match", True))
+                    and report.get("chain", {}).get("outputs_match", True)
+                    and report.get("flat_hw", {}).get("outputs_match", True))
     report["seconds"] = round(time.perf_counter() - t0, 1)
     write_json_atomic(report_path, report)
     print_summary(report)
@@ -134,7 +146,7 @@ def print_summary(report: dict[str, Any]) -> None:
         n = sum(s["invocations"] for s in ch["stages"])
         tab.add_row("chain (decode step)", report["simulator"], "yes" if ch["outputs_match"] else "NO",
                     "-", "-", "-", "-", f"{n} invocations")
-    Console().print(tab)
+    Console(width=max(Console().width, 132)).print(tab)
 
 
 def _cyc(pair: Any) -> str:

@@ -23,6 +23,7 @@ KERNELS: tuple[str, ...] = (
     "softmax_norm",
     "av",
     "attention_decode",
+    "flat_attention",
 )
 
 __all__ = ["KERNELS", "KernelSpec", "Lut", "Port", "all_specs", "get_spec"]
