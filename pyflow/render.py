@@ -19,8 +19,6 @@ header, which the hls4ml ap_types copy lacks (see hls/templates/vitis/ap_axi_sda
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +27,7 @@ from typing import Any
 import jinja2
 import numpy as np
 
+from pyflow.reports import atomic_write_bytes
 from pyflow.specs.base import KernelSpec, Lut, Port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -58,15 +57,7 @@ def write_if_changed(path: Path, content: str | bytes, result: RenderResult | No
         if result is not None:
             result.unchanged.append(path)
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, data)
     if result is not None:
         result.written.append(path)
     return True

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
+import io
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -154,15 +153,11 @@ def save_npy_atomic(path: Path, arr: np.ndarray) -> None:
     """Write ``arr`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
     import numpy as np
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, arr)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from pyflow.reports import atomic_write_bytes
+
+    buf = io.BytesIO()
+    np.save(buf, arr)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def cmd_llama_decode(args: argparse.Namespace) -> int:

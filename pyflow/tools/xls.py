@@ -19,13 +19,13 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from pyflow.errors import FlowError
+from pyflow.reports import atomic_write_text
 
 #: Delay models the bundled XLS knows.
 DELAY_MODELS = ("unit", "asap7", "sky130")
@@ -183,18 +183,13 @@ def compile_dslx(
     meta = {"key": key, "stages": stages, "io_flops": io_flops, "latency": stages - 1 + io_flops,
             "xls_version": xls_version(), "options": asdict(options), "seconds": round(seconds, 3)}
     out_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out_dir / f"{dslx_module}.x", dslx_text)
-    _atomic_write(out_dir / f"{dslx_module}.opt.ir", reply["opt_ir"])
-    _atomic_write(vpath, verilog)
-    _atomic_write(meta_path, json.dumps(meta, indent=2) + "\n")
+    atomic_write_text(out_dir / f"{dslx_module}.x", dslx_text)
+    atomic_write_text(out_dir / f"{dslx_module}.opt.ir", reply["opt_ir"])
+    atomic_write_text(vpath, verilog)
+    atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
     return XlsResult(module_name, vpath, stages, io_flops, meta["latency"], False, seconds, key)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def _first_useful_line(message: str) -> str:
