@@ -50,7 +50,7 @@ def full_range_inputs(spec, pc, seed: int) -> dict[str, np.ndarray]:  # noqa: AN
         # log-uniform sum: from far below the exps (probabilities saturate) to the format's maximum
         width = spec.port("sum").fmt.width
         ins["sum"] = np.array([max(1, int(2.0 ** r.uniform(0, width)) - 1)])
-    elif name in ("kv_cache", "attention_decode"):
+    elif name in ("kv_cache", "attention_decode", "decode_step"):
         ins["pos"] = np.array([n - 1])
     if name == "rope":
         ins["pos"] = r.integers(0, 2**32, size=spec.port("pos").elements, dtype=np.int64)

@@ -24,6 +24,7 @@ KERNELS: tuple[str, ...] = (
     "av",
     "attention_decode",
     "flat_attention",
+    "decode_step",
 )
 
 __all__ = ["KERNELS", "KernelSpec", "Lut", "Port", "all_specs", "get_spec"]
