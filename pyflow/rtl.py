@@ -21,7 +21,7 @@ import jinja2
 from golden.llama_fixed import acc_bits
 from pyflow import dslx
 from pyflow.errors import FlowError
-from pyflow.render import BUILD, environment, write_if_changed
+from pyflow.render import BUILD, TEMPLATES, environment, write_if_changed
 from pyflow.specs.base import KernelSpec, Port
 from pyflow.tools import verilator as vtool
 from pyflow.tools import xls as xtool
@@ -81,10 +81,43 @@ DSLX_PRELUDE = (
 
 
 def has_template(kernel: str) -> bool:
-    """True when ``hls/templates/dslx/<kernel>.x.j2`` exists."""
-    from pyflow.render import TEMPLATES
+    """True when ``hls/templates/dslx/<kernel>.x.j2`` or a hand-written ``rtl/<kernel>.v.j2`` exists."""
+    return (TEMPLATES / "dslx" / f"{kernel}.x.j2").is_file() or has_verilog_template(kernel)
 
-    return (TEMPLATES / "dslx" / f"{kernel}.x.j2").is_file()
+
+def has_verilog_template(kernel: str) -> bool:
+    """True when ``hls/templates/rtl/<kernel>.v.j2`` (hand-written RTL, lang tag ``rtl``) exists."""
+    return (TEMPLATES / "rtl" / f"{kernel}.v.j2").is_file()
+
+
+def has_rtl(spec: KernelSpec) -> bool:
+    """True when ``spec`` has RTL at its dimensions: DSLX (lang ``dslx``) or hand-written Verilog (``rtl``)."""
+    if "dslx" in spec.langs and (TEMPLATES / "dslx" / f"{spec.name}.x.j2").is_file():
+        return True
+    return "rtl" in spec.langs and has_verilog_template(spec.name)
+
+
+def render_verilog(spec: KernelSpec) -> str:
+    """The hand-written Verilog of ``spec`` (template ``hls/templates/rtl/<name>.v.j2``, top module ``name``)."""
+    from pyflow.render import context
+
+    env = environment("rtl")
+    env.globals["clog2"] = lambda n: max(1, (int(n) - 1).bit_length())
+    try:
+        return env.get_template(f"{spec.name}.v.j2").render(**context(spec, {"CLK": CLK, "RST": RST}))
+    except jinja2.UndefinedError as exc:
+        raise FlowError(f"rtl: Verilog template of {spec.name}: {exc}") from None
+
+
+def _build_verilog(spec: KernelSpec, build_root: Path | str, lint: bool) -> RtlBuild:
+    t0 = time.perf_counter()
+    out = Path(build_root) / "rtl" / spec.name
+    src = out / f"{spec.name}.v"
+    write_if_changed(src, render_verilog(spec))
+    if lint:
+        vtool.lint((src,), spec.name, build_root, waivers=LINT_WAIVERS)
+    # No XLS pipeline: the streamed outputs are combinational in the AXI read data (depth 0).
+    return RtlBuild(spec.name, spec.name, (src,), 0, 0, time.perf_counter() - t0, False)
 
 
 def render_dslx(spec: KernelSpec, template: str | None = None) -> str:
@@ -123,6 +156,8 @@ def render_wrapper(spec: KernelSpec, core: str) -> str:
 def build_kernel(spec: KernelSpec, options: xtool.XlsOptions | None = None, build_root: Path | str = BUILD,
                  template: str | None = None, lint: bool = True) -> RtlBuild:
     """Render, compile, wrap and (optionally) lint ``spec``; return the sources and pipeline depth."""
+    if template is None and "dslx" not in spec.langs and "rtl" in spec.langs and has_verilog_template(spec.name):
+        return _build_verilog(spec, build_root, lint)
     if template is None and "dslx" not in spec.langs:
         raise FlowError(f"rtl: kernel {spec.name} has no DSLX implementation at these dimensions "
                         f"(langs: {', '.join(spec.langs)})")
@@ -144,7 +179,7 @@ def run_stage(specs: Iterable[KernelSpec], clock_mhz: float, build_root: Path | 
     """Build every spec that has a DSLX template; write ``build/report/rtl_report.json``."""
     rows = []
     for spec in specs:
-        if "dslx" not in spec.langs or not has_template(spec.name):
+        if not has_rtl(spec):
             continue
         t0 = time.perf_counter()
         b = build_kernel(spec, xls_options(clock_mhz, delay_model), build_root)

@@ -39,16 +39,27 @@ def make_job(spec: KernelSpec, depth: int, seed: int = 0) -> dict[str, Any]:
     ins, exp = spec.vectors(seed)
     beats = sum(p.beats for p in spec.ports)
     pred = predicted(spec, depth)
-    timeout = 20 * (beats + depth + 16) + (4 * int(pred[1]) if pred else 0)
-    return {
+    mems = [p for p in spec.ports if p.kind == "m_axi"]
+    # Memory ports: every word may cost a read-modify-write round trip of a few cycles each.
+    timeout = 20 * (beats + depth + 16) * (4 if mems else 1) + (4 * int(pred[1]) if pred else 0)
+    job: dict[str, Any] = {
         "clk": CLK, "rst": RST, "clock_ns": CLOCK_NS, "timeout_cycles": timeout, "seed": seed + 1,
         "stall_in": STALL_IN, "stall_out": STALL_OUT,
         "inputs": [{"name": p.name, "words": p.to_words(ins[p.name]), "tlast_every": p.tlast_every,
-                    "has_last": p.has_last} for p in spec.inputs],
+                    "has_last": p.has_last} for p in spec.inputs if p.kind == "axis"],
         "outputs": [{"name": p.name, "expected": p.to_words(exp[p.name]), "tlast_every": p.tlast_every,
-                     "has_last": p.has_last} for p in spec.outputs],
+                     "has_last": p.has_last} for p in spec.outputs if p.kind == "axis"],
         "predicted": [int(pred[0]), int(pred[1])] if pred else None,
     }
+    scalars = {p.name: p.to_words(ins[p.name])[0] for p in spec.inputs if p.kind == "scalar"}
+    if scalars:
+        job["scalars"] = scalars
+    if mems:
+        # The AXI models' handshake latencies are not in the cycle model: report, do not require, its cycles.
+        job["cycles_exact"] = False
+        job["axi_mems"] = [{"name": p.name, "word_bytes": p.word_bits // 8, "init": p.to_words(ins[p.name]),
+                            "expected": p.to_words(exp[p.name])} for p in mems]
+    return job
 
 
 def run_kernel(spec: KernelSpec, simulator: str | None = None, stalls: bool = False, waves: bool = False,

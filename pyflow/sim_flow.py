@@ -23,7 +23,7 @@ import numpy as np
 from pyflow.chain import RunJob, run_chain
 from pyflow.errors import FlowError
 from pyflow.reports import REPORT_DIR, write_json_atomic
-from pyflow.rtl import build_kernel, has_template, xls_options
+from pyflow.rtl import build_kernel, has_rtl, xls_options
 from pyflow.rtl_sim import make_job, run_kernel
 from pyflow.specs import all_specs
 from pyflow.specs.base import Arrays, KernelSpec
@@ -64,8 +64,8 @@ def rtl_executor(clock_mhz: float, simulator: str, build_root: Path | str = "bui
 
 
 def rtl_kernels(pc: Any) -> list[KernelSpec]:
-    """The kernels that have an RTL (DSLX) implementation."""
-    return [s for s in all_specs(pc) if "dslx" in s.langs and has_template(s.name)]
+    """The kernels that have an RTL implementation (DSLX, or hand-written Verilog with lang ``rtl``)."""
+    return [s for s in all_specs(pc) if has_rtl(s)]
 
 
 def run_sim(pc: Any, simulator: str = "verilator", kernels: list[str] | None = None, chain: bool = True,

@@ -103,5 +103,5 @@ def test_rtl_stage_report(tmp_path):
 def test_cli_rtl_rejects_kernel_without_template(capsys):
     from pyflow.cli import main
 
-    assert main(["rtl", "--small", "--kernel", "kv_cache"]) == 1
-    assert "no DSLX template for kv_cache" in capsys.readouterr().err
+    assert main(["rtl", "--small", "--kernel", "attention_decode"]) == 1
+    assert "no DSLX or Verilog template for attention_decode" in capsys.readouterr().err

@@ -34,12 +34,12 @@ def _run(args: argparse.Namespace) -> int:
     pc = load_project_config(args.config)
     names = tuple(args.kernel) if args.kernel else tuple(k for k in KERNELS if has_template(k))
     if not names:
-        print("rtl: no kernel has a DSLX template (hls/templates/dslx/<kernel>.x.j2)")
+        print("rtl: no kernel has a DSLX or Verilog template (hls/templates/{dslx/<kernel>.x.j2,rtl/<kernel>.v.j2})")
         return 0
     specs = all_specs(pc, small=args.small, names=names)
     missing = [s.name for s in specs if not has_template(s.name)]
     if missing:
-        raise FlowError(f"rtl: no DSLX template for {', '.join(missing)}")
+        raise FlowError(f"rtl: no DSLX or Verilog template for {', '.join(missing)}")
     report = run_stage(specs, pc.clock_mhz, delay_model=args.delay_model)
     print(f"rtl: {len(report['kernels'])} kernels -> build/rtl/, report build/report/rtl_report.json")
     return 0

@@ -69,6 +69,6 @@ def build(pc) -> KernelSpec:  # noqa: ANN001
         golden=golden,
         make_vectors=make_vectors,
         cycles=lambda depth: cycles.kv_transfer(n, d, p, depth, BURST, BURST_GAP),
-        langs=("vitis",),
+        langs=("vitis", "rtl"),  # rtl: hand-written hls/templates/rtl/kv_cache.v.j2
         doc=__doc__.splitlines()[0],
     )
