@@ -94,6 +94,27 @@ def kv_transfer(n_rows: int, head_dim: int, lanes: int, depth: int, burst: int, 
     return Timing(first=burst_gap + depth, last=b + bursts * burst_gap - 1 + depth, busy=b)
 
 
+def kv_cache_axi(n_rows: int, head_dim: int, lanes: int, burst: int, read_gap: int, write_gap: int) -> Timing:
+    """The kv_cache RTL (hls/templates/rtl/kv_cache.v.j2) storing token ``n_rows - 1`` and loading rows 0..it.
+
+    One AXI burst at a time: a read burst of L beats occupies L + ``read_gap`` cycles (AR handshake to last
+    R beat), a write burst L + ``write_gap`` (AW to B).  Phases: accept k_new / v_new side by side (d/P
+    beats, one more cycle to see both done); write the K row in bursts; d read-modify-writes of one V^T
+    word each; read the K rows, then every V^T row (n_rows/P words), in bursts; the first K beat leaves
+    ``read_gap`` cycles after its AR.  Memory idle time is not busy time.
+    """
+    rw = _beats(head_dim, lanes, "kv_cache row")
+    row_words = _beats(n_rows, lanes, "kv_cache V^T row")
+
+    def reads(words: int) -> int:
+        return words + -(-words // burst) * read_gap
+
+    k_write = rw + -(-rw // burst) * write_gap
+    load = rw + 1 + k_write + head_dim * ((1 + read_gap) + (1 + write_gap))
+    out = reads(n_rows * rw) + head_dim * reads(row_words)
+    return Timing(first=load + read_gap, last=load + out - 1, busy=n_rows * rw + head_dim * row_words)
+
+
 def flat_attention(n_rows: int, n: int, head_dim: int, rows: int, lanes: int, depth: int) -> Timing:
     """FLAT attention of one head (pyflow/specs/flat_attention.py): ``n_rows`` query rows in tiles of ``rows``.
 

@@ -5,6 +5,10 @@ whose channels are named after the spec's ports (``uN[lanes * width]`` beat word
 Outputs land in ``build/rtl/k/``: ``k.x``, ``k.opt.ir``, ``k_core.v`` (XLS), ``k.v`` (wrapper, top
 module ``k``), ``xls_meta.json``.  The report ``build/report/rtl_report.json`` lists every kernel's
 pipeline stages, latency and timings.
+
+Kernels that XLS procs cannot express (an AXI4 master: ``kv_cache``) have a hand-written Verilog template
+``hls/templates/rtl/k.v.j2`` instead, rendered from the spec (lang tag ``rtl``), linted, no XLS;
+:func:`has_rtl` tells whether a spec has either.
 """
 
 from __future__ import annotations
@@ -63,10 +67,15 @@ def chan(port: Port | str) -> str:
     return f"ch_{port.name if isinstance(port, Port) else port}"
 
 
+def clog2(n: int) -> int:
+    """Bits to index ``n`` items (at least 1)."""
+    return max(1, (int(n) - 1).bit_length())
+
+
 def _env() -> jinja2.Environment:
     env = environment("dslx")
     env.filters["dslx_array"] = dslx_array
-    env.globals.update(clog2=lambda n: max(1, (int(n) - 1).bit_length()), chan=chan,
+    env.globals.update(clog2=clog2, chan=chan,
                        requant_fn=dslx.requant_fn, lane=dslx.lane, sbits=dslx.sbits, pack_lanes=dslx.pack_lanes,
                        acc_bits=acc_bits)
     return env
@@ -102,7 +111,7 @@ def render_verilog(spec: KernelSpec) -> str:
     from pyflow.render import context
 
     env = environment("rtl")
-    env.globals["clog2"] = lambda n: max(1, (int(n) - 1).bit_length())
+    env.globals["clog2"] = clog2
     try:
         return env.get_template(f"{spec.name}.v.j2").render(**context(spec, {"CLK": CLK, "RST": RST}))
     except jinja2.UndefinedError as exc:
@@ -110,6 +119,11 @@ def render_verilog(spec: KernelSpec) -> str:
 
 
 def _build_verilog(spec: KernelSpec, build_root: Path | str, lint: bool) -> RtlBuild:
+    for p in spec.ports:
+        w = p.word_bits
+        if p.kind == "m_axi" and (w < 8 or w & (w - 1)):
+            raise FlowError(f"rtl: AXI4 port {p.name} of {spec.name} is {w} bits wide; AXI4 needs a power of two "
+                            ">= 8 (change the lanes or the element width)")
     t0 = time.perf_counter()
     out = Path(build_root) / "rtl" / spec.name
     src = out / f"{spec.name}.v"
