@@ -1,0 +1,141 @@
+"""``flatflow dse``: sweep lanes x formats per kernel; cycles, resources, Fmax and error per point."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import tomllib
+
+from pyflow.errors import FlowError
+from pyflow.render import BUILD
+from pyflow.synth.run import HARNESS_MODES
+
+DEFAULT_LANES = (2, 4, 8)
+DEFAULT_BOARD = "ecp5-85k"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``dse`` subcommand."""
+    p = sub.add_parser(
+        "dse",
+        help="design-space exploration over lanes and number formats (synthesis per point)",
+        description="For each kernel x lanes x format point: the golden cycle count (checked by RTL simulation "
+        "on a sample), Yosys/nextpnr resources and Fmax, and the fixed-point vs float64 error. Results are "
+        "cached per point (an interrupted sweep resumes). Writes build/dse/dse.csv and dse_pareto.png.",
+    )
+    p.add_argument("--config", default=None, help="project config TOML (the base of every point)")
+    p.add_argument("--grid", type=Path, default=None,
+                   help="grid TOML: [dse] kernels = [...], lanes = [...], formats = [\"act=16.10\", ...], "
+                   "board, freq, sim_sample (CLI options override it)")
+    p.add_argument("--board", default=None, help=f"board to synthesise for (default {DEFAULT_BOARD})")
+    p.add_argument("--kernel", action="append", default=None, metavar="K",
+                   help="kernel to sweep (repeatable; default: every kernel with RTL)")
+    p.add_argument("--lanes", default=None, help=f"comma-separated lane counts (default {DEFAULT_LANES})")
+    p.add_argument("--format", action="append", default=None, metavar="NAME=W.F[,NAME=W.F]",
+                   help="a format variant, e.g. act=12.8 (repeatable; 'default' = the config's formats)")
+    p.add_argument("--freq", type=float, default=None, metavar="MHZ",
+                   help="place & route target (default: the config's clock.mhz)")
+    p.add_argument("--xls-mhz", type=float, default=None, metavar="MHZ", help="XLS clock target (default --freq)")
+    p.add_argument("--sim-sample", type=int, default=None, metavar="N",
+                   help="RTL-simulate N evenly spaced points to check the cycle model (default 2; 0 = none)")
+    p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
+    p.add_argument("--small", action="store_true", help="small test dimensions (fast)")
+    p.add_argument("--harness", choices=HARNESS_MODES, default="auto")
+    p.add_argument("-j", "--jobs", type=int, default=2, help="points evaluated in parallel (processes)")
+    p.add_argument("--force", action="store_true", help="ignore cached point results")
+    p.add_argument("--out", type=Path, default=BUILD / "dse", help="output folder (default build/dse)")
+    p.set_defaults(func=run)
+
+
+def _grid_file(path: Path | None) -> dict:
+    if path is None:
+        return {}
+    if not path.is_file():
+        raise FlowError(f"dse: grid file {path} not found")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise FlowError(f"dse: {path} is not valid TOML ({exc})") from None
+    d = raw.get("dse", {})
+    known = {"kernels", "lanes", "formats", "board", "freq", "xls_mhz", "sim_sample"}
+    bad = [k for k in d if k not in known] + [k for k in raw if k != "dse"]
+    if bad:
+        raise FlowError(f"dse: unknown key {bad[0]!r} in {path} (known: [dse] {', '.join(sorted(known))})")
+    return d
+
+
+def _lanes(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise FlowError(f"dse: --lanes must be comma-separated integers, got {text!r}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the sweep, write dse.csv and dse_pareto.png, print a short table."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from pyflow.project_config import load_project_config
+    from pyflow.render import write_if_changed
+    from pyflow.synth import dse
+    from pyflow.synth.devices import synth_target
+    from pyflow.synth.kernels import synthesizable
+
+    g = _grid_file(args.grid)
+    pc = load_project_config(args.config)
+    board = args.board or g.get("board") or DEFAULT_BOARD
+    synth_target(board)
+    freq = float(args.freq or g.get("freq") or pc.clock_mhz)
+    xls_mhz = float(args.xls_mhz or g.get("xls_mhz") or freq)
+    kernels = args.kernel or g.get("kernels") or None
+    names = [s.name for s in synthesizable(pc, kernels)]
+    if not names:
+        raise FlowError("dse: no kernel has RTL yet (no hls/templates/dslx/<kernel>.x.j2)")
+    lanes = _lanes(args.lanes) if args.lanes else [int(x) for x in g.get("lanes", DEFAULT_LANES)]
+    fmts = [dse.parse_format(f) for f in (args.format or g.get("formats") or ["default"])]
+    sim_n = args.sim_sample if args.sim_sample is not None else int(g.get("sim_sample", 2))
+    if args.jobs < 1:
+        raise FlowError(f"dse: --jobs must be >= 1, got {args.jobs}")
+    points = dse.grid(names, lanes, fmts, sim_n)
+    ctx = dse.DseContext(board=board, freq_mhz=freq, xls_mhz=xls_mhz, root=args.out.resolve(),
+                         config=str(Path(args.config).resolve()) if args.config else None,
+                         config_text=Path(args.config).read_text() if args.config else "", small=args.small,
+                         harness=args.harness, simulator=args.simulator)
+    console = Console(width=None if Console().is_terminal else 160)
+    with Progress(TextColumn("dse {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as prog:
+        task = prog.add_task(f"{board} @ {freq:g} MHz", total=len(points))
+
+        def done(r: dict) -> None:
+            f = r.get("fmax_mhz")
+            prog.console.print(f"  {r['kernel']:<13} P={r['lanes']:<3} {r['formats']:<14} {r['status']:<7}"
+                               + (f" Fmax {f:.1f}" if f else "") + (" (cached)" if r.get("cached") else ""),
+                               highlight=False)
+            prog.advance(task)
+            sys.stdout.flush()  # progress lines reach a log file as they happen
+
+        rows = dse.run_sweep(points, ctx, dse.PROJECT_HOOKS, workers=args.jobs, force=args.force, on_done=done)
+    out_csv = ctx.root / "dse.csv"
+    write_if_changed(out_csv, dse.csv_text(rows))
+    png = dse.pareto_png(rows, ctx.root / "dse_pareto.png", f"DSE on {board} @ {freq:g} MHz")
+    t = Table(title=f"DSE on {board} (target {freq:g} MHz)")
+    for c in ("kernel", "P", "formats", "status", "cycles", "sim", "Fmax", "µs", "LUT", "DSP", "max rel err"):
+        t.add_column(c, justify="left" if c in ("kernel", "formats", "status") else "right")
+    for r in rows:
+        def fmt(v: object, spec: str = "") -> str:
+            return "-" if v is None else format(v, spec)
+        t.add_row(r["kernel"], str(r["lanes"]), r["formats"], r["status"], fmt(r.get("cycles")),
+                  fmt(r.get("sim_cycles")), fmt(r.get("fmax_mhz"), ".1f"), fmt(r.get("decode_us"), ".3f"),
+                  fmt(r.get("lut"), "g"), fmt(r.get("dsp"), "g"), fmt(r.get("max_rel_err"), ".3g"))
+    console.print(t)
+    bad = [r for r in rows if r.get("cycles_match") is False]
+    for r in bad:
+        console.print(f"[red]cycle model mismatch[/]: {r['kernel']} P={r['lanes']}: model {r['cycles']}, "
+                      f"RTL {r['sim_cycles']}")
+    console.print(f"csv: {out_csv}" + (f"\nplot: {png}" if png else "\nplot: none (no point placed)"),
+                  highlight=False)
+    return 1 if bad or all(r["status"] == "failed" for r in rows) else 0

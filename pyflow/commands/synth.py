@@ -1,0 +1,97 @@
+"""``flatflow synth``: open-source synthesis (Yosys + nextpnr) or AMD resource estimates of every kernel."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from pyflow.errors import FlowError
+from pyflow.render import BUILD
+from pyflow.synth.devices import all_boards, synth_target
+from pyflow.synth.run import HARNESS_MODES, tool_versions
+
+DEFAULT_BOARD = "ecp5-85k"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``synth`` subcommand."""
+    p = sub.add_parser(
+        "synth",
+        help="synthesise every kernel with Yosys + nextpnr (ECP5 / iCE40) or estimate AMD resources",
+        description="XLS-compile every kernel that has RTL, synthesise it with Yosys and (ECP5 / iCE40) place "
+        "and route it with nextpnr at the target clock; AMD boards get Yosys synth_xilinx resource estimates. "
+        "Writes build/report/synth_<board>.json and prints a table.",
+    )
+    p.add_argument("--board", default=DEFAULT_BOARD, help=f"one of: {', '.join(all_boards())} "
+                   f"(default {DEFAULT_BOARD})")
+    p.add_argument("--config", default=None, help="project config TOML (default: pyflow/configs/default.toml)")
+    p.add_argument("--kernel", action="append", default=None, metavar="K",
+                   help="only this kernel (repeatable; default: every kernel with RTL)")
+    p.add_argument("--freq", type=float, default=None, metavar="MHZ",
+                   help="place & route clock target in MHz (default: the config's clock.mhz)")
+    p.add_argument("--xls-mhz", type=float, default=None, metavar="MHZ",
+                   help="clock target XLS pipelines for (default: same as --freq)")
+    p.add_argument("--close-timing", type=int, default=2, metavar="N",
+                   help="re-pipeline a kernel that misses --freq with a faster XLS target up to N times "
+                   "(default 2; 0 = off)")
+    p.add_argument("--closure-max-s", type=float, default=None, metavar="S",
+                   help="no closure attempt after a synthesis that took longer than S seconds (default 600)")
+    p.add_argument("--harness", choices=HARNESS_MODES, default="auto",
+                   help="serialising harness: auto (when the ports exceed the package pins), always, never")
+    p.add_argument("-j", "--jobs", type=int, default=2, help="kernels synthesised in parallel (default 2)")
+    p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default 1)")
+    p.add_argument("--force", action="store_true", help="ignore cached results")
+    p.add_argument("--out", type=Path, default=None, help="report path (default build/report/synth_<board>.json)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the synth stage; exit 0 unless a kernel failed outright (a design that does not fit is reported)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from pyflow.project_config import load_project_config
+    from pyflow.synth import kernels as ks
+    from pyflow.synth import table
+
+    target = synth_target(args.board)
+    pc = load_project_config(args.config)
+    freq = float(args.freq or pc.clock_mhz)
+    xls_mhz = float(args.xls_mhz or freq)
+    if not (1.0 <= freq <= 1000.0 and 1.0 <= xls_mhz <= 2000.0):
+        raise FlowError(f"synth: clock target {freq} MHz / XLS {xls_mhz} MHz out of range")
+    if args.close_timing < 0:
+        raise FlowError(f"synth: --close-timing must be >= 0, got {args.close_timing}")
+    if args.jobs < 1:
+        raise FlowError(f"synth: --jobs must be >= 1, got {args.jobs}")
+    specs = ks.synthesizable(pc, args.kernel)
+    if not specs:
+        raise FlowError("synth: no kernel has RTL yet (no hls/templates/dslx/<kernel>.x.j2); run `make rtl`")
+    versions = tool_versions(target)
+    console = Console(width=None if Console().is_terminal else 160)
+    root = BUILD / "synth" / target.name
+    with Progress(TextColumn("synth {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=False) as prog:
+        task = prog.add_task(f"{target.name} @ {freq:g} MHz", total=len(specs))
+
+        def done(r: dict) -> None:
+            f = r.get("fmax_mhz")
+            tries = ", ".join(f"{h['xls_mhz']:g}:" + (f"{h['fmax_mhz']:.0f}" if h.get("fmax_mhz") else "x")
+                              for h in r.get("closure", []))
+            prog.console.print(f"  {r['name']:<14} {r['status']:<7}" + (f" Fmax {f:.1f} MHz" if f else "")
+                               + (f"  (XLS MHz:Fmax {tries})" if len(r.get("closure", [])) > 1 else "")
+                               + (" (cached)" if r.get("cached") else ""), highlight=False)
+            prog.advance(task)
+            sys.stdout.flush()  # progress lines reach a log file as they happen
+
+        rows = ks.synth_kernels(specs, target, freq, xls_mhz, root, default_mhz=pc.clock_mhz,
+                                closure=args.close_timing, closure_max_s=args.closure_max_s or ks.CLOSURE_MAX_S,
+                                harness=args.harness, seed=args.seed, workers=args.jobs, force=args.force,
+                                on_done=done)
+    doc = table.report_document(target, rows, freq, versions, {**pc.to_dict(), "xls_mhz": xls_mhz})
+    out = args.out or BUILD / "report" / f"synth_{target.name}.json"
+    table.write_report(out, doc)
+    table.render_table(doc, console)
+    console.print(f"report: {out}", highlight=False)
+    return 1 if doc["summary"]["failed"] else 0

@@ -1,0 +1,1 @@
+"""Open-flow synthesis (Yosys + nextpnr), AMD resource estimates, reports, tables and DSE."""

@@ -1,0 +1,367 @@
+"""Design-space exploration: lanes x number formats per kernel -> cycles, resources, Fmax, error.
+
+A sweep is a list of :class:`DsePoint` (kernel, lanes, format overrides) evaluated by
+:func:`evaluate_point` in worker processes.  The kernel-specific parts are pluggable
+(:class:`DseHooks`, module-level functions so that they pickle):
+
+* ``configure(ctx, point) -> config``: the project config of the point (FlowError = invalid point);
+* ``job(config, point, ctx, workdir) -> SynthJob``: its Verilog, top and golden cycle count;
+* ``error(config, point) -> dict | None``: numerical error of the golden fixed-point model vs float64;
+* ``sim_cycles(config, point, ctx, workdir) -> int | None``: cycles measured by RTL simulation (run on a
+  sample of the points only, to check the cycle model).
+
+:data:`PROJECT_HOOKS` wires them to the real flow (project config, XLS via pyflow.rtl, golden.cycles via the
+spec, pyflow.accuracy, pyflow.rtl_sim).  Each point's result is cached as ``points/<key>.json`` (key = hash
+of the point, target, clocks, config text and flow version), so an interrupted sweep resumes where it
+stopped.  Outputs: ``dse.csv`` and ``dse_pareto.png`` (decode-step latency vs LUTs and vs DSPs, Pareto
+fronts per kernel).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import hashlib
+import io
+import json
+import multiprocessing
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pyflow.errors import FlowError
+from pyflow.render import write_if_changed
+from pyflow.synth.devices import synth_target
+from pyflow.synth.run import FLOW_VERSION, SynthJob, synth_one
+
+#: Columns of dse.csv, in order.
+CSV_COLUMNS = ("kernel", "lanes", "formats", "status", "xls_mhz", "stages", "latency", "cycles", "sim_cycles",
+               "cycles_match", "target_mhz", "fmax_mhz", "decode_us", "lut", "ff", "dsp", "bram", "max_abs_err",
+               "max_rel_err", "error", "key")
+
+
+@dataclass(frozen=True)
+class DsePoint:
+    """One design point: a kernel at ``lanes`` with format overrides ``((tensor, width, frac), ...)``."""
+
+    kernel: str
+    lanes: int
+    formats: tuple[tuple[str, int, int], ...] = ()
+    simulate: bool = False
+
+    @property
+    def formats_label(self) -> str:
+        """``act=16.10,logit=16.8`` or ``default``."""
+        return ",".join(f"{n}={w}.{f}" for n, w, f in self.formats) or "default"
+
+    @property
+    def label(self) -> str:
+        return f"{self.kernel} P={self.lanes} {self.formats_label}"
+
+
+@dataclass(frozen=True)
+class DseContext:
+    """What every point shares: target board and clocks, base config, output root, options."""
+
+    board: str
+    freq_mhz: float
+    xls_mhz: float
+    root: Path
+    config: str | None = None
+    config_text: str = ""
+    small: bool = False
+    harness: str = "auto"
+    seed: int = 1
+    simulator: str = "verilator"
+
+
+@dataclass(frozen=True)
+class DseHooks:
+    """The kernel-specific parts of a sweep (see the module docstring)."""
+
+    configure: Callable[[DseContext, DsePoint], Any]
+    job: Callable[[Any, DsePoint, DseContext, Path], SynthJob]
+    error: Callable[[Any, DsePoint], Mapping[str, float] | None] | None = None
+    sim_cycles: Callable[[Any, DsePoint, DseContext, Path], int | None] | None = None
+    name: str = "custom"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def parse_format(text: str) -> tuple[tuple[str, int, int], ...]:
+    """``"act=16.10,logit=16.8"`` -> ``(("act", 16, 10), ("logit", 16, 8))``; ``"default"`` -> ``()``."""
+    text = text.strip()
+    if text in ("", "default"):
+        return ()
+    out = []
+    for item in text.split(","):
+        name, _, wf = item.partition("=")
+        w, _, f = wf.partition(".")
+        try:
+            out.append((name.strip(), int(w), int(f)))
+        except ValueError:
+            raise FlowError(f"dse: format {item!r} must look like NAME=WIDTH.FRAC (e.g. act=16.10)") from None
+        if not name.strip():
+            raise FlowError(f"dse: format {item!r} has no tensor name")
+    return tuple(sorted(out))
+
+
+def grid(kernels: Sequence[str], lanes: Sequence[int], formats: Sequence[tuple[tuple[str, int, int], ...]],
+         sim_sample: int = 0) -> list[DsePoint]:
+    """The full grid kernels x lanes x formats; ``sim_sample`` points (evenly spaced) are marked for RTL
+    simulation."""
+    if any(p < 1 for p in lanes):
+        raise FlowError(f"dse: lanes must be >= 1, got {list(lanes)}")
+    pts = [DsePoint(k, int(p), f) for k in kernels for p in sorted(set(lanes)) for f in (formats or [()])]
+    if sim_sample > 0 and pts:
+        step = max(1, len(pts) // sim_sample)
+        chosen = set(range(0, len(pts), step)[:sim_sample])
+        pts = [DsePoint(p.kernel, p.lanes, p.formats, i in chosen) for i, p in enumerate(pts)]
+    return pts
+
+
+def point_key(point: DsePoint, ctx: DseContext, hooks: DseHooks) -> str:
+    """Cache key of a point (changes with anything that changes its result)."""
+    meta = {"point": asdict(point), "board": ctx.board, "freq": ctx.freq_mhz, "xls": ctx.xls_mhz,
+            "config": ctx.config_text, "small": ctx.small, "harness": ctx.harness, "seed": ctx.seed,
+            "sim": ctx.simulator if point.simulate else None, "hooks": hooks.name, "flow": FLOW_VERSION}
+    return hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def evaluate_point(point: DsePoint, ctx: DseContext, hooks: DseHooks, force: bool = False) -> dict[str, Any]:
+    """Evaluate one point (cached); never raises for a bad point: ``status`` says what happened."""
+    key = point_key(point, ctx, hooks)
+    cache = ctx.root / "points" / f"{key}.json"
+    if not force and cache.is_file():
+        try:
+            return {**json.loads(cache.read_text()), "cached": True}
+        except (json.JSONDecodeError, OSError):
+            pass
+    t0 = time.monotonic()
+    row: dict[str, Any] = {"kernel": point.kernel, "lanes": point.lanes, "formats": point.formats_label,
+                           "status": "failed", "error": None, "key": key, "target_mhz": ctx.freq_mhz,
+                           "simulated": point.simulate}
+    try:
+        pc = hooks.configure(ctx, point)
+    except FlowError as exc:
+        row.update(status="invalid", error=str(exc))
+        return _save(cache, row, t0)
+    work = ctx.root / "work" / key
+    try:
+        job = hooks.job(pc, point, ctx, work)
+        res = synth_one(job, synth_target(ctx.board), ctx.freq_mhz, work, ctx.harness, ctx.seed, force)
+    except FlowError as exc:
+        row["error"] = str(exc)
+        return _save(cache, row, t0)
+    r = res.get("resources", {})
+    row.update(
+        status=res["status"], error=res.get("error"), xls_mhz=job.extra.get("xls_mhz"),
+        stages=job.extra.get("stages"), latency=job.extra.get("latency"), cycles=job.cycles,
+        fmax_mhz=res.get("fmax_mhz"),
+        decode_us=res.get("decode_step_us" if synth_target(ctx.board).flow == "pnr" else "decode_step_us_at_target"),
+        lut=_used(r, "lut"), ff=_used(r, "ff"), dsp=_used(r, "dsp"), bram=_used(r, "bram"),
+        resources=r, synth_dir=str(work / job.name),
+    )
+    if hooks.error is not None:
+        try:
+            err = hooks.error(pc, point)
+        except FlowError as exc:
+            err, row["error"] = None, (row["error"] or "") + f" error model: {exc}"
+        if err:
+            row["max_abs_err"], row["max_rel_err"] = err.get("max_abs"), err.get("max_rel")
+    if point.simulate and hooks.sim_cycles is not None:
+        try:
+            sim = hooks.sim_cycles(pc, point, ctx, work)
+        except FlowError as exc:
+            sim, row["error"] = None, (row["error"] or "") + f" sim: {exc}"
+        row["sim_cycles"] = sim
+        row["cycles_match"] = None if sim is None or job.cycles is None else sim == job.cycles
+    return _save(cache, row, t0)
+
+
+def _used(res: Mapping[str, Any], cls: str) -> float | None:
+    e = res.get(cls)
+    return None if not e else e.get("used")
+
+
+def _save(path: Path, row: dict[str, Any], t0: float) -> dict[str, Any]:
+    row["seconds"] = round(time.monotonic() - t0, 1)
+    row["cached"] = False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_if_changed(path, json.dumps(row, indent=1) + "\n")
+    return row
+
+
+def run_sweep(points: Sequence[DsePoint], ctx: DseContext, hooks: DseHooks, workers: int = 2,
+              force: bool = False, on_done: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    """Evaluate every point, ``workers`` processes at a time (inline when 1); rows in point order."""
+    ctx.root.mkdir(parents=True, exist_ok=True)
+    rows: dict[int, dict[str, Any]] = {}
+    if workers <= 1:
+        for i, p in enumerate(points):
+            rows[i] = evaluate_point(p, ctx, hooks, force)
+            if on_done:
+                on_done(rows[i])
+    else:
+        from pyflow.synth.run import tool_versions
+
+        tool_versions(synth_target(ctx.board))  # warm the WASM caches once, before the workers start
+        mp = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp) as pool:
+            futs = {pool.submit(evaluate_point, p, ctx, hooks, force): i for i, p in enumerate(points)}
+            for fut in as_completed(futs):
+                rows[futs[fut]] = fut.result()
+                if on_done:
+                    on_done(rows[futs[fut]])
+    return [rows[i] for i in range(len(points))]
+
+
+# ----------------------------------------------------------------------------------------- outputs
+
+
+def csv_text(rows: Iterable[Mapping[str, Any]]) -> str:
+    """dse.csv content (one line per point, :data:`CSV_COLUMNS`)."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in CSV_COLUMNS})
+    return buf.getvalue()
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point dominates (both coordinates minimised), sorted by x."""
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], points[i][1]))
+    front, best_y = [], float("inf")
+    for i in order:
+        if points[i][1] < best_y:
+            front.append(i)
+            best_y = points[i][1]
+    return front
+
+
+def pareto_png(rows: Sequence[Mapping[str, Any]], path: Path, title: str = "") -> Path | None:
+    """Scatter of decode-step latency vs LUTs and vs DSPs per kernel, Pareto fronts joined; None when no
+    point has both numbers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    good = [r for r in rows if r.get("status") == "ok" and r.get("decode_us") is not None]
+    if not good:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    kernels = sorted({r["kernel"] for r in good})
+    for ax, res in zip(axes, ("lut", "dsp"), strict=True):
+        for k in kernels:
+            pts = [r for r in good if r["kernel"] == k and r.get(res) is not None]
+            if not pts:
+                continue
+            xy = [(float(r[res]), float(r["decode_us"])) for r in pts]
+            sc = ax.scatter([p[0] for p in xy], [p[1] for p in xy], label=k, alpha=0.7)
+            front = pareto_front(xy)
+            ax.plot([xy[i][0] for i in front], [xy[i][1] for i in front], "-", color=sc.get_facecolor()[0])
+            for i, r in enumerate(pts):
+                fmt = "" if r["formats"] == "default" else f" {r['formats']}"
+                ax.annotate(f"P{r['lanes']}{fmt}", xy[i], fontsize=7, xytext=(3, 3), textcoords="offset points",
+                            fontweight="bold" if i in front else "normal")
+        ax.set_xlabel(f"{res.upper()}s used")
+        ax.set_ylabel("decode-step latency (µs)")
+        ax.set_yscale("log")
+        ax.grid(True, alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title or "DSE: latency vs resources (Pareto fronts joined)")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_if_changed(path, buf.getvalue())
+    return path
+
+
+# ------------------------------------------------------------------------------ the project's hooks
+
+
+def project_configure(ctx: DseContext, point: DsePoint) -> Any:  # noqa: ANN401
+    """The project config (default overlaid with ``ctx.config``) with the point's lanes and formats."""
+    import tomllib
+
+    from pyflow import project_config as pcm
+    from pyflow.schedule.durations import KERNEL_LANES
+
+    raw = tomllib.loads(pcm.DEFAULT_CONFIG.read_text())
+    if ctx.config_text:
+        _merge(raw, tomllib.loads(ctx.config_text))
+    if point.kernel not in KERNEL_LANES:
+        raise FlowError(f"dse: kernel {point.kernel} has no lanes key")
+    base = Path(ctx.config).parent if ctx.config else None
+    if ctx.small:  # the small test dimensions of pyflow.project_config.small_config, lanes overridable
+        sm = pcm.small_config(pcm.from_dict(copy.deepcopy(raw), base_dir=base))
+        m = sm.model
+        raw.setdefault("model", {}).pop("hf_config", None)
+        raw["model"].update(hidden_size=m.hidden_size, num_attention_heads=m.num_attention_heads,
+                            num_key_value_heads=m.num_key_value_heads, head_dim=m.head_dim)
+        raw.setdefault("context", {})["length"] = sm.context_length
+        raw["lanes"] = dict(sm.lanes)
+    over: dict[str, Any] = {"lanes": {KERNEL_LANES[point.kernel]: point.lanes}}
+    if point.formats:
+        over["formats"] = {n: {"width": w, "frac": f} for n, w, f in point.formats}
+    _merge(raw, over)
+    return pcm.from_dict(raw, source=f"{ctx.config or pcm.DEFAULT_CONFIG} + {point.label}", base_dir=base)
+
+
+def _merge(dst: dict[str, Any], src: Mapping[str, Any]) -> None:
+    for k, v in src.items():
+        if isinstance(v, Mapping) and isinstance(dst.get(k), dict):
+            _merge(dst[k], v)
+        else:
+            dst[k] = v
+
+
+def project_job(pc: Any, point: DsePoint, ctx: DseContext, work: Path) -> SynthJob:  # noqa: ANN401
+    """XLS Verilog of the point's kernel (private build root per point) with its golden cycle count."""
+    from pyflow.specs import get_spec
+    from pyflow.synth.kernels import kernel_job
+
+    return kernel_job(get_spec(point.kernel, pc), ctx.xls_mhz, work)
+
+
+_ERR_CACHE: dict[str, dict[str, Any]] = {}
+#: Decode steps run by the error model (fills the KV cache; errors are taken at the last step).
+ERR_CTX = 8
+
+
+def project_error(pc: Any, point: DsePoint) -> dict[str, float] | None:  # noqa: ANN401
+    """Worst relative / absolute error of the ops the kernel implements (pyflow.accuracy: fixed point vs
+    float64 over a short decode run at the point's formats)."""
+    from pyflow import accuracy
+    from pyflow.schedule.durations import OP_KERNEL
+
+    m = pc.model
+    tag = f"{point.formats_label} {m.hidden_size} {m.num_attention_heads} {m.head_dim} {pc.context_length}"
+    if tag not in _ERR_CACHE:
+        rep = accuracy.accuracy_report(pc.model, pc.scheme, min(ERR_CTX, pc.context_length), seed=0)
+        _ERR_CACHE[tag] = rep["realistic"]["ops"]
+    ops = [e for op, e in _ERR_CACHE[tag].items() if OP_KERNEL.get(op) == point.kernel]
+    if not ops:
+        return None
+    return {"max_abs": max(e["max_abs"] for e in ops), "max_rel": max(e["max_rel"] for e in ops)}
+
+
+def project_sim_cycles(pc: Any, point: DsePoint, ctx: DseContext, work: Path) -> int | None:  # noqa: ANN401
+    """Cycles (first input to last output, inclusive) measured by RTL simulation of the point's kernel."""
+    from pyflow import rtl, rtl_sim
+    from pyflow.specs import get_spec
+
+    res = rtl_sim.run_kernel(get_spec(point.kernel, pc), ctx.simulator, build_root=work,
+                             options=rtl.xls_options(ctx.xls_mhz))
+    if not res.get("outputs_match"):
+        raise FlowError(f"{point.label}: RTL outputs differ from golden ({'; '.join(res.get('errors', []))})")
+    return int(res["cycles_measured"][1]) + 1
+
+
+PROJECT_HOOKS = DseHooks(project_configure, project_job, project_error, project_sim_cycles, name="project-v1")
