@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from golden.config import LlamaConfig, RopeScaling
 from golden.fixed import MAX_RAW_BITS, OVERFLOWS, ROUNDINGS, Fmt

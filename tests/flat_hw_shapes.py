@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-
 import tomllib
 
 from pyflow.project_config import DEFAULT_CONFIG, ProjectConfig, from_dict, load_project_config, small_config

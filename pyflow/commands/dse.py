@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-
 import tomllib
+from pathlib import Path
 
 from pyflow.errors import FlowError
 from pyflow.render import BUILD

@@ -44,7 +44,7 @@ def report_document(target: SynthTarget, rows: Sequence[Mapping[str, Any]], freq
         "target": target.key(),
         "target_mhz": freq_mhz,
         "tools": dict(tools),
-        "generated_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "generated_utc": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "config": dict(config or {}),
         "cycles_note": "cycles = golden.cycles Timing.total of one kernel invocation at the XLS pipeline "
                        "latency; decode_step_us = cycles / fmax_mhz (null when either is unknown)",
