@@ -2,15 +2,15 @@
 
 The stages follow the golden chain (rmsnorm -> q/k/v projections -> rope -> KV store/load -> qk ->
 softmax max/exp/norm -> av -> o_proj).  Every stage is one *job*: several invocations of one kernel
-streamed back to back (q_proj as row blocks of the gemv kernel, one qk/softmax/av invocation per query
-head).  A stage's inputs are built from the previous stages' *measured* outputs, never from the golden
-trace, and every stage's outputs are compared with the golden fixed-point decode step
-(:func:`golden.llama_fixed.decode_step`).  The KV cache store/load between rope and qk is done by the
-host here (the RTL flow has no AXI4 memory kernel); it writes K by rows and V transposed, the layouts
-qk and av stream.
+streamed back to back (q_proj as row blocks of the gemv kernel, one kv_cache invocation per KV head, one
+qk/softmax/av invocation per query head).  A stage's inputs are built from the previous stages'
+*measured* outputs, never from the golden trace, and every stage's outputs are compared with the
+golden fixed-point decode step (:func:`golden.llama_fixed.decode_step`).  The kv_cache kernel stores
+the new K row and V column in external memory (K by rows, V transposed) and streams back the layouts
+qk and av read.
 
 The executor is injectable: ``run_job(spec, invocations) -> outputs`` runs a list of input dicts through
-one kernel.  :func:`rtl_executor` simulates the XLS RTL; :func:`golden_executor` uses each spec's own
+one kernel.  :func:`pyflow.sim_flow.rtl_executor` simulates the RTL; :func:`golden_executor` uses each spec's own
 golden function (used by the tests to check the wiring independently of any simulator).
 """
 
@@ -106,10 +106,16 @@ def run_chain(pc: Any, run_job: RunJob, seed: int = 0,
     tr["_rope"] = np.concatenate([tr["rope_q"].reshape(-1), tr["rope_k"].reshape(-1)])
     check("rope_q+rope_k", roped, "_rope")
 
-    cache.store(kr, v.reshape(nk, d))  # mem_store_kv / mem_load_kv: host memory model
-    keys, values = cache.load()
+    vr = v.reshape(nk, d)
+    kvs = stage("mem_store_kv+mem_load_kv", get_spec("kv_cache", pc),
+                [{"k_new": kr[h], "v_new": vr[h], "pos": np.array([pos]), "kmem": cache.k[h].reshape(-1),
+                  "vtmem": cache.v[h].T.reshape(-1)} for h in range(nk)])
+    n = pos + 1
+    keys = np.stack([o["k"].reshape(n, d) for o in kvs])
+    values = np.stack([o["vt"].reshape(d, n).T for o in kvs])
+    tr["_kv"] = np.concatenate([tr["mem_load_kv.k"].reshape(-1), tr["mem_load_kv.v"].reshape(-1)])
+    check("mem_store_kv+mem_load_kv", np.concatenate([keys.reshape(-1), values.reshape(-1)]), "_kv")
     kv_of = [cfg.kv_head_of(hh) for hh in range(nh)]
-    n = keys.shape[1]
 
     logits = stage("qk", get_spec("qk", pc),
                    [{"k": keys[kv_of[hh]].reshape(-1), "q": np.tile(qr[hh], n)} for hh in range(nh)], "logit")

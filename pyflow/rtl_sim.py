@@ -13,7 +13,7 @@ from typing import Any
 from pyflow.errors import FlowError
 from pyflow.render import BUILD
 from pyflow.rtl import CLK, RST, build_kernel, xls_options
-from pyflow.specs.base import KernelSpec
+from pyflow.specs.base import Arrays, KernelSpec
 from pyflow.tools.xls import XlsOptions
 from testbench.runner import default_simulator, simulate, waves_requested
 
@@ -36,9 +36,11 @@ def predicted(spec: KernelSpec, depth: int) -> tuple[int, int, int] | None:
     return int(t[0]), int(t[1]), busy
 
 
-def make_job(spec: KernelSpec, depth: int, seed: int = 0) -> dict[str, Any]:
-    """The testbench job of ``spec`` (stream words from the spec's vectors and golden outputs)."""
-    ins, exp = spec.vectors(seed)
+def make_job(spec: KernelSpec, depth: int, seed: int = 0,
+             vectors: tuple[Arrays, Arrays] | None = None) -> dict[str, Any]:
+    """The testbench job of ``spec``: stream words, scalars and memories from ``vectors`` (inputs, golden
+    outputs), by default the spec's own vectors for ``seed``."""
+    ins, exp = vectors if vectors is not None else spec.vectors(seed)
     beats = sum(p.beats for p in spec.ports)
     pred = predicted(spec, depth)
     mems = [p for p in spec.ports if p.kind == "m_axi"]

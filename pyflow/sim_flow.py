@@ -35,8 +35,26 @@ SIM_REPORT = REPORT_DIR / "sim_report.json"
 def rtl_executor(clock_mhz: float, simulator: str, build_root: Path | str = "build") -> RunJob:
     """A chain executor that streams all invocations of one stage through the kernel's RTL in one run."""
 
+    def simulate_job(spec: KernelSpec, rtl: Any, job: dict[str, Any], tag: str) -> dict[str, list[int]]:
+        job["predicted"] = None
+        job["save_outputs"] = True
+        bdir = Path(build_root) / "sim" / spec.name / f"{simulator}_chain"
+        res = simulate(simulator, rtl.sources, rtl.top, job, bdir, tests=("nostall",), build_root=build_root)
+        got = res["nostall"].get("received")
+        errors = res["nostall"].get("errors", [])
+        if got is None or errors:
+            raise FlowError(f"chain: {spec.name}{tag} on {simulator}: {'; '.join(errors) or 'no result'}")
+        return got
+
     def run_job(spec: KernelSpec, invocations: list[Arrays]) -> list[Arrays]:
         rtl = build_kernel(spec, xls_options(clock_mhz), build_root)
+        if any(p.kind != "axis" for p in spec.ports):  # memories / scalars: one simulation per invocation
+            outs = []
+            for i, ins in enumerate(invocations):
+                got = simulate_job(spec, rtl, make_job(spec, rtl.latency, vectors=(ins, spec.expected(ins))),
+                                   f" invocation {i}")
+                outs.append({p.name: p.from_words(got[p.name]) for p in spec.outputs if p.kind == "axis"})
+            return outs
         job = make_job(spec, rtl.latency)
         expected = [spec.expected(ins) for ins in invocations]
         for entry in job["inputs"]:
@@ -45,14 +63,8 @@ def rtl_executor(clock_mhz: float, simulator: str, build_root: Path | str = "bui
         for entry in job["outputs"]:
             port = spec.port(entry["name"])
             entry["expected"] = [w for exp in expected for w in port.to_words(exp[port.name])]
-        job["predicted"] = None
-        job["save_outputs"] = True
         job["timeout_cycles"] = int(job["timeout_cycles"]) * len(invocations)
-        bdir = Path(build_root) / "sim" / spec.name / f"{simulator}_chain"
-        res = simulate(simulator, rtl.sources, rtl.top, job, bdir, tests=("nostall",), build_root=build_root)
-        got = res["nostall"].get("received")
-        if got is None:
-            raise FlowError(f"chain: {spec.name} on {simulator}: {'; '.join(res['nostall'].get('errors', []))}")
+        got = simulate_job(spec, rtl, job, "")
         outs: list[Arrays] = [{} for _ in invocations]
         for port in spec.outputs:
             words = got[port.name]
