@@ -101,7 +101,7 @@ def load_project_config(path: str | Path | None = None) -> ProjectConfig:
         if not p.is_file():
             raise FlowError(f"config: file {p} not found")
         user = _read_toml(p)
-        _merge(base, user)
+        merge_tables(base, user)
         source = str(p)
     return from_dict(base, source=source, base_dir=Path(path).parent if path else Path.cwd())
 
@@ -169,11 +169,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise FlowError(f"config: {path} is not valid TOML ({exc})") from None
 
 
-def _merge(dst: dict[str, Any], src: Mapping[str, Any]) -> None:
+def merge_tables(dst: dict[str, Any], src: Mapping[str, Any]) -> None:
     """Overlay ``src`` onto ``dst`` recursively (tables merge, scalars replace)."""
     for k, v in src.items():
         if isinstance(v, Mapping) and isinstance(dst.get(k), dict):
-            _merge(dst[k], v)
+            merge_tables(dst[k], v)
         else:
             dst[k] = v
 

@@ -295,7 +295,7 @@ def project_configure(ctx: DseContext, point: DsePoint) -> Any:  # noqa: ANN401
 
     raw = tomllib.loads(pcm.DEFAULT_CONFIG.read_text())
     if ctx.config_text:
-        _merge(raw, tomllib.loads(ctx.config_text))
+        pcm.merge_tables(raw, tomllib.loads(ctx.config_text))
     if point.kernel not in KERNEL_LANES:
         raise FlowError(f"dse: kernel {point.kernel} has no lanes key")
     base = Path(ctx.config).parent if ctx.config else None
@@ -310,16 +310,8 @@ def project_configure(ctx: DseContext, point: DsePoint) -> Any:  # noqa: ANN401
     over: dict[str, Any] = {"lanes": {KERNEL_LANES[point.kernel]: point.lanes}}
     if point.formats:
         over["formats"] = {n: {"width": w, "frac": f} for n, w, f in point.formats}
-    _merge(raw, over)
+    pcm.merge_tables(raw, over)
     return pcm.from_dict(raw, source=f"{ctx.config or pcm.DEFAULT_CONFIG} + {point.label}", base_dir=base)
-
-
-def _merge(dst: dict[str, Any], src: Mapping[str, Any]) -> None:
-    for k, v in src.items():
-        if isinstance(v, Mapping) and isinstance(dst.get(k), dict):
-            _merge(dst[k], v)
-        else:
-            dst[k] = v
 
 
 def project_job(pc: Any, point: DsePoint, ctx: DseContext, work: Path) -> SynthJob:  # noqa: ANN401
