@@ -22,6 +22,12 @@ def lane(word: str, index: str, fmt: Fmt) -> str:
     return f"({word}[({index}) * u32:{w} +: u{w}] as s{w + 1})"
 
 
+def lane_raw(word: str, index: str, fmt: Fmt) -> str:
+    """Expression: lane ``index`` of beat word ``word`` as its raw type (``sN``/``uN[fmt.width]``)."""
+    w = int(fmt.width)
+    return f"{word}[({index}) * u32:{w} +: {'s' if fmt.signed else 'u'}N[{w}]]"
+
+
 def requant_fn(name: str, in_bits: int, shift: int, fmt: Fmt) -> str:
     """DSLX ``fn name(v: sN[in_bits]) -> <fmt raw type>``: assign ``v * 2**-(frac_in)`` to ``fmt``.
 

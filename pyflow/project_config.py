@@ -37,7 +37,7 @@ _MODEL_KEYS = {
 }
 _ROPE_KEYS = {f.name: f.type for f in dataclasses.fields(RopeScaling)}
 _CONTEXT_KEYS = {"length": int, "max_on_chip": int}
-_CLOCK_KEYS = {"mhz": float}
+_CLOCK_KEYS = {"mhz": float, "fpga_mhz": float, "fpga_xls_factor": float}
 _BOARD_KEYS = {"name": str}
 _FMT_KEYS = {"width": int, "frac": int, "signed": bool, "rnd": str, "ovf": str}
 #: lanes key -> human description of the dimension(s) it must divide (checked in :func:`_check_lanes`).
@@ -64,6 +64,9 @@ class ProjectConfig:
     clock_mhz: float
     board: Board
     source: str
+    #: Place & route target of the open FPGA flow (ECP5/iCE40 with nextpnr) and the XLS over-drive there.
+    fpga_mhz: float = 150.0
+    fpga_xls_factor: float = 3.3
 
     @property
     def position(self) -> int:
@@ -86,7 +89,7 @@ class ProjectConfig:
             "luts": {f.name: getattr(self.scheme, f.name) for f in dataclasses.fields(FixedScheme)
                      if f.name not in self.formats},
             "lanes": dict(self.lanes),
-            "clock": {"mhz": self.clock_mhz},
+            "clock": {"mhz": self.clock_mhz, "fpga_mhz": self.fpga_mhz, "fpga_xls_factor": self.fpga_xls_factor},
             "board": self.board.name,
             "source": self.source,
         }
@@ -130,6 +133,10 @@ def from_dict(raw: Mapping[str, Any], source: str = "<dict>", base_dir: Path | N
     clock = _typed(raw.get("clock", {}), _CLOCK_KEYS, "clock")
     if not 1.0 <= clock["mhz"] <= 1000.0:
         raise FlowError(f"config: clock.mhz = {clock['mhz']} must be between 1 and 1000")
+    if not 1.0 <= clock["fpga_mhz"] <= 1000.0:
+        raise FlowError(f"config: clock.fpga_mhz = {clock['fpga_mhz']} must be between 1 and 1000")
+    if not 1.0 <= clock["fpga_xls_factor"] <= 10.0:
+        raise FlowError(f"config: clock.fpga_xls_factor = {clock['fpga_xls_factor']} must be between 1 and 10")
     board_raw = _typed(raw.get("board", {}), _BOARD_KEYS, "board")
     if board_raw["name"].lower() not in BOARDS:
         raise FlowError(f"config: board.name = {board_raw['name']!r} is unknown (known: {', '.join(BOARDS)})")
@@ -143,6 +150,8 @@ def from_dict(raw: Mapping[str, Any], source: str = "<dict>", base_dir: Path | N
         lanes=lanes,
         clock_mhz=clock["mhz"],
         board=get_board(board_raw["name"]),
+        fpga_mhz=clock["fpga_mhz"],
+        fpga_xls_factor=clock["fpga_xls_factor"],
         source=source,
     )
 

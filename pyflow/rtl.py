@@ -2,9 +2,10 @@
 
 For kernel ``k`` the DSLX template is ``hls/templates/dslx/k.x.j2``; it must define a proc named ``k``
 whose channels are named after the spec's ports (``uN[lanes * width]`` beat words, lane 0 in the LSBs).
-Outputs land in ``build/rtl/k/``: ``k.x``, ``k.opt.ir``, ``k_core.v`` (XLS), ``k.v`` (wrapper, top
-module ``k``), ``xls_meta.json``.  The report ``build/report/rtl_report.json`` lists every kernel's
-pipeline stages, latency and timings.
+Outputs land in ``build/rtl/k/``: ``k.x``, ``k.opt.ir``, ``k_core.xls.v`` (XLS), ``k_core.v`` (the same with
+the primitives' result registers bound in, :func:`pyflow.prims.bind_registers`), ``k_prims.v`` (DSP and
+ROM modules), ``k.v`` (wrapper, top module ``k``), ``xls_meta.json``.  The report
+``build/report/rtl_report.json`` lists every kernel's pipeline stages, latency and timings.
 
 Kernels that XLS procs cannot express (an AXI4 master: ``kv_cache``) have a hand-written Verilog template
 ``hls/templates/rtl/k.v.j2`` instead, rendered from the spec (lang tag ``rtl``), linted, no XLS;
@@ -23,7 +24,7 @@ from typing import Any
 import jinja2
 
 from golden.llama_fixed import acc_bits
-from pyflow import dslx
+from pyflow import dslx, prims
 from pyflow.errors import FlowError
 from pyflow.render import BUILD, TEMPLATES, environment, write_if_changed
 from pyflow.specs.base import KernelSpec, Port
@@ -75,9 +76,11 @@ def clog2(n: int) -> int:
 def _env() -> jinja2.Environment:
     env = environment("dslx")
     env.filters["dslx_array"] = dslx_array
-    env.globals.update(clog2=clog2, chan=chan,
-                       requant_fn=dslx.requant_fn, lane=dslx.lane, sbits=dslx.sbits, pack_lanes=dslx.pack_lanes,
-                       acc_bits=acc_bits)
+    env.globals.update(clog2=clog2, chan=chan, requant_fn=dslx.requant_fn, lane=dslx.lane, lane_raw=dslx.lane_raw,
+                       sbits=dslx.sbits, pack_lanes=dslx.pack_lanes, acc_bits=acc_bits,
+                       mul_fn=prims.mul_fn, rom_fn=prims.rom_fn, pipe_fn=prims.pipe_fn,
+                       is_pow2=lambda v: int(v) > 0 and int(v) & (int(v) - 1) == 0,
+                       ubits=lambda v: max(1, int(v).bit_length()))
     return env
 
 
@@ -180,9 +183,13 @@ def build_kernel(spec: KernelSpec, options: xtool.XlsOptions | None = None, buil
     core = f"{spec.name}_core"
     res = xtool.compile_dslx(spec.name, dslx, spec.name, spec.name, core, options, build_root)
     out = Path(build_root) / "rtl" / spec.name
-    wrapper = out / f"{spec.name}.v"
+    bound, stats = prims.bind_registers(res.verilog_path.read_text(), spec.name, CLK)
+    core_v, prims_v, wrapper = out / f"{core}.v", out / f"{spec.name}_prims.v", out / f"{spec.name}.v"
+    write_if_changed(core_v, bound)
+    write_if_changed(prims_v, prims.render_prims(spec.name, dict(spec.luts)))
     write_if_changed(wrapper, render_wrapper(spec, core))
-    sources = (res.verilog_path, wrapper)
+    write_if_changed(out / "prims_bound.json", json.dumps(stats.as_dict(), indent=2) + "\n")
+    sources = (core_v, prims_v, wrapper)
     if lint:
         vtool.lint(sources, spec.name, build_root, waivers=LINT_WAIVERS)
     return RtlBuild(spec.name, spec.name, sources, res.stages, res.latency, res.seconds, res.cached)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pyflow.errors import FlowError
 from pyflow.render import BUILD
+from pyflow.synth.devices import default_clocks, synth_target
 from pyflow.synth.run import HARNESS_MODES
 
 DEFAULT_LANES = (2, 4, 8)
@@ -35,8 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--format", action="append", default=None, metavar="NAME=W.F[,NAME=W.F]",
                    help="a format variant, e.g. act=12.8 (repeatable; 'default' = the config's formats)")
     p.add_argument("--freq", type=float, default=None, metavar="MHZ",
-                   help="place & route target (default: the config's clock.mhz)")
-    p.add_argument("--xls-mhz", type=float, default=None, metavar="MHZ", help="XLS clock target (default --freq)")
+                   help="place & route target (default: clock.fpga_mhz on ECP5/iCE40, else clock.mhz)")
+    p.add_argument("--xls-mhz", type=float, default=None, metavar="MHZ",
+                   help="XLS clock target (default --freq x clock.fpga_xls_factor on ECP5/iCE40)")
     p.add_argument("--sim-sample", type=int, default=None, metavar="N",
                    help="RTL-simulate N evenly spaced points to check the cycle model (default 2; 0 = none)")
     p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
@@ -81,15 +83,13 @@ def run(args: argparse.Namespace) -> int:
     from pyflow.project_config import load_project_config
     from pyflow.render import write_if_changed
     from pyflow.synth import dse
-    from pyflow.synth.devices import synth_target
     from pyflow.synth.kernels import synthesizable
 
     g = _grid_file(args.grid)
     pc = load_project_config(args.config)
     board = args.board or g.get("board") or DEFAULT_BOARD
-    synth_target(board)
-    freq = float(args.freq or g.get("freq") or pc.clock_mhz)
-    xls_mhz = float(args.xls_mhz or g.get("xls_mhz") or freq)
+    freq, xls_mhz = default_clocks(synth_target(board), pc, args.freq or g.get("freq"),
+                                  args.xls_mhz or g.get("xls_mhz"))
     kernels = args.kernel or g.get("kernels") or None
     names = [s.name for s in synthesizable(pc, kernels)]
     if not names:

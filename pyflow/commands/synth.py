@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pyflow.errors import FlowError
 from pyflow.render import BUILD
-from pyflow.synth.devices import all_boards, synth_target
+from pyflow.synth.devices import all_boards, default_clocks, synth_target
 from pyflow.synth.run import HARNESS_MODES, tool_versions
 
 DEFAULT_BOARD = "ecp5-85k"
@@ -29,12 +29,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kernel", action="append", default=None, metavar="K",
                    help="only this kernel (repeatable; default: every kernel with RTL)")
     p.add_argument("--freq", type=float, default=None, metavar="MHZ",
-                   help="place & route clock target in MHz (default: the config's clock.mhz)")
+                   help="place & route clock target in MHz (default: the config's clock.fpga_mhz on "
+                   "ECP5/iCE40, clock.mhz for the AMD estimates)")
     p.add_argument("--xls-mhz", type=float, default=None, metavar="MHZ",
-                   help="clock target XLS pipelines for (default: same as --freq)")
-    p.add_argument("--close-timing", type=int, default=2, metavar="N",
+                   help="clock target XLS pipelines for (default: --freq x clock.fpga_xls_factor on ECP5/iCE40, "
+                   "else --freq)")
+    p.add_argument("--close-timing", type=int, default=4, metavar="N",
                    help="re-pipeline a kernel that misses --freq with a faster XLS target up to N times "
-                   "(default 2; 0 = off)")
+                   "(default 4; 0 = off)")
     p.add_argument("--closure-max-s", type=float, default=None, metavar="S",
                    help="no closure attempt after a synthesis that took longer than S seconds (default 600)")
     p.add_argument("--harness", choices=HARNESS_MODES, default="auto",
@@ -57,8 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
     target = synth_target(args.board)
     pc = load_project_config(args.config)
-    freq = float(args.freq or pc.clock_mhz)
-    xls_mhz = float(args.xls_mhz or freq)
+    freq, xls_mhz = default_clocks(target, pc, args.freq, args.xls_mhz)
     if not (1.0 <= freq <= 1000.0 and 1.0 <= xls_mhz <= 2000.0):
         raise FlowError(f"synth: clock target {freq} MHz / XLS {xls_mhz} MHz out of range")
     if args.close_timing < 0:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from pyflow.boards import BOARDS, Board
 from pyflow.errors import FlowError
+from pyflow.prims import ECP5_DSP_DEFINE
 
 #: Open-flow boards not (yet) in pyflow.boards.BOARDS.
 EXTRA_BOARDS: dict[str, Board] = {
@@ -73,6 +74,10 @@ class SynthTarget:
     nextpnr_args: tuple[str, ...] = ()
     io_pins: int | None = None
     capacity: dict[str, int] = field(default_factory=dict)
+    #: Verilog defines for Yosys (``FLATFLOW_ECP5_DSP``: the multipliers of pyflow.prims as MULT18X18D).
+    defines: tuple[str, ...] = ()
+    #: Yosys cell libraries read as blackboxes before elaboration (the primitives the defines instantiate).
+    libs: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -93,6 +98,8 @@ class SynthTarget:
             "nextpnr_args": list(self.nextpnr_args),
             "io_pins": self.io_pins,
             "capacity": dict(self.capacity),
+            "defines": list(self.defines),
+            "libs": list(self.libs),
         }
 
 
@@ -118,7 +125,9 @@ def synth_target(name: str) -> SynthTarget:
             raise FlowError(f"board {b.name}: no open flow for family {b.family!r}")
         pins = PACKAGE_IO.get((b.family, b.device, b.package))
         return SynthTarget(b, "pnr", synth, nextpnr_family=b.family,
-                           nextpnr_args=(f"--{b.device}", "--package", b.package), io_pins=pins)
+                           nextpnr_args=(f"--{b.device}", "--package", b.package), io_pins=pins,
+                           defines=(ECP5_DSP_DEFINE,) if b.family == "ecp5" else (),
+                           libs=("+/ecp5/cells_bb.v",) if b.family == "ecp5" else ())
     fam = _XILINX_FAMILY.get(b.family)
     if fam is None:
         raise FlowError(f"board {b.name}: no synth_xilinx family for {b.family!r}")
@@ -126,3 +135,15 @@ def synth_target(name: str) -> SynthTarget:
     if cap is None:
         raise FlowError(f"board {b.name}: part {b.part} has no capacity row in pyflow/synth/devices.py")
     return SynthTarget(b, "estimate", f"synth_xilinx -family {fam} -flatten -abc9", capacity=dict(cap))
+
+
+def default_clocks(target: SynthTarget, pc: object, freq: float | None = None,
+                   xls_mhz: float | None = None) -> tuple[float, float]:
+    """(place & route target, XLS target) in MHz for ``target``: the config's ``clock.fpga_mhz`` on the open
+    flow (XLS over-driven by ``clock.fpga_xls_factor``), ``clock.mhz`` for the AMD estimates; explicit
+    values win."""
+    if target.flow == "pnr":
+        f = float(freq or pc.fpga_mhz)  # type: ignore[attr-defined]
+        return f, float(xls_mhz or round(f * pc.fpga_xls_factor))  # type: ignore[attr-defined]
+    f = float(freq or pc.clock_mhz)  # type: ignore[attr-defined]
+    return f, float(xls_mhz or f)

@@ -65,6 +65,9 @@ class XlsOptions:
     io_flops: bool = True
     #: Initiation interval every proc must reach (1: one activation per cycle in steady state).
     worst_case_throughput: int = 1
+    #: Delay XLS assumes for an FFI call (``#[extern_verilog]``: the DSP and ROM primitives of
+    #: pyflow.prims); None = one clock period, which gives every primitive a pipeline stage of its own.
+    ffi_delay_ps: int | None = None
 
     def __post_init__(self) -> None:
         if self.delay_model not in DELAY_MODELS:
@@ -148,7 +151,7 @@ def compile_dslx(
         "fixed": FIXED_CODEGEN,
     }
     key = hashlib.sha256(json.dumps([request, xls_version()], sort_keys=True).encode()).hexdigest()[:20]
-    vpath = out_dir / f"{module_name}.v"
+    vpath = out_dir / f"{module_name}.xls.v"
     meta_path = out_dir / "xls_meta.json"
     if vpath.is_file() and meta_path.is_file():
         try:
@@ -224,6 +227,7 @@ def _worker() -> None:
             delay_model=opts["delay_model"], clock_period_ps=int(opts["clock_period_ps"]),
             pipeline_stages=opts["pipeline_stages"], with_delay_model=True,
             worst_case_throughput=int(opts["worst_case_throughput"]),
+            ffi_fallback_delay_ps=int(opts.get("ffi_delay_ps") or opts["clock_period_ps"]),
             reset=opts["reset"], reset_active_low=bool(opts["reset_active_low"]), **req["fixed"], **flops,
         )
         print(json.dumps({"verilog": result.get_verilog_text(), "opt_ir": opt_ir}))
