@@ -204,18 +204,12 @@ def bind_registers(verilog: str, kernel: str, clk: str = "clk") -> tuple[str, Bi
         inst = m.group(0)
         new_inst = (f"{m['ind']}{mod}_reg{m['params'] or ''} {m['inst']} (.clk({clk}), .ce({en}), {m['ports']}"
                     f".{m['out']}({wire}));")
-        edits: list[tuple[str, str]] = [(inst, new_inst)]
+        text = text.replace(inst, new_inst, 1)
         for reg_line, r, expr, assign in plan:
-            edits.append((reg_line.group(0), ""))
-            if assign is not None:
-                edits.append((assign.group(0), f"{assign.group(0).split('assign')[0]}assign {r} = {expr};\n"))
+            text = text.replace(reg_line.group(0), "", 1)
+            if assign is not None:  # the register becomes the assign's expression of the registered result
+                text = text.replace(assign.group(0), f"{assign.group(0).split('assign')[0]}assign {r} = {expr};\n", 1)
                 text = re.sub(rf"^\s*wire(?: \[[^\]]+\])? {assign['s']};\n", "", text, count=1, flags=re.M)
-            else:
-                edits.append((f"assign {r} = {wire};", f"assign {r} = {wire};"))  # placeholder, added below
-        for old, new in edits:
-            if old.startswith("assign ") and old == new:
-                continue
-            text = text.replace(old, new, 1)
         for _reg_line, r, _expr, assign in plan:
             if assign is None:  # the register is the primitive's output itself
                 text = re.sub(rf"^\s*wire(?: \[[^\]]+\])? {wire};\n", "", text, count=1, flags=re.M)
