@@ -78,7 +78,7 @@ def _env() -> jinja2.Environment:
     env.filters["dslx_array"] = dslx_array
     env.globals.update(clog2=clog2, chan=chan, requant_fn=dslx.requant_fn, lane=dslx.lane, lane_raw=dslx.lane_raw,
                        sbits=dslx.sbits, pack_lanes=dslx.pack_lanes, acc_bits=acc_bits,
-                       mul_fn=prims.mul_fn, rom_fn=prims.rom_fn, pipe_fn=prims.pipe_fn,
+                       mul_fn=prims.mul_fn, rom_fn=prims.rom_fn, pipe_fn=prims.pipe_fn, shl_fn=prims.shl_fn,
                        is_pow2=lambda v: int(v) > 0 and int(v) & (int(v) - 1) == 0,
                        ubits=lambda v: max(1, int(v).bit_length()))
     return env
@@ -160,11 +160,47 @@ def _wrapper_port(p: Port, dslx_module: str) -> dict[str, Any]:
             "core": f"{dslx_module}__{chan(p)}"}
 
 
-def render_wrapper(spec: KernelSpec, core: str) -> str:
+#: Cycles the wrapper adds around the core: its input buffers (one, like a skid buffer), the register that
+#: ends the core's last stage, and the output FIFO's output register.
+WRAPPER_LATENCY = 3
+#: Entries of each input buffer (the smallest that takes a beat every cycle behind a registered TREADY).
+INPUT_BUFFER_DEPTH = 4
+
+
+@dataclass(frozen=True)
+class OutputFifo:
+    """Per-output FIFO of the AXI4-Stream wrapper.
+
+    The core's output ready is tied high, so once the wrapper stops admitting input the pipeline may still
+    emit one beat per activation already inside it (``stages``, plus the register after the core), per beat
+    waiting in an input buffer (:data:`INPUT_BUFFER_DEPTH` per input), plus one for the registered admission
+    flag and one of slack: that is ``margin``.
+    Input is admitted while at most ``depth - margin`` entries are used; ``depth`` leaves two more entries
+    so a free-running sink never throttles the source.
+    """
+
+    depth: int
+    margin: int
+
+    @property
+    def abits(self) -> int:
+        """Address bits of the FIFO memory."""
+        return clog2(self.depth)
+
+    @classmethod
+    def for_core(cls, stages: int, n_inputs: int) -> OutputFifo:
+        """The FIFO that cannot overflow behind a core of ``stages`` stages with ``n_inputs`` inputs."""
+        margin = int(stages) + 1 + INPUT_BUFFER_DEPTH * int(n_inputs) + 3
+        return cls(depth=max(4, 1 << clog2(margin + 2)), margin=margin)
+
+
+def render_wrapper(spec: KernelSpec, core: str, stages: int) -> str:
     """Verilog of the AXI4-Stream wrapper (module ``spec.name``) around core module ``core``."""
     env = environment("rtl")
     return env.get_template("axis_wrapper.v.j2").render(
-        module=spec.name, core=core, clk=CLK, rst=RST, core_rst=RST,
+        module=spec.name, core=core, clk=CLK, rst=RST, core_rst=RST, stages=stages, ecp5_define=prims.ECP5_DSP_DEFINE,
+        fifo=OutputFifo.for_core(stages, len(spec.inputs)),
+        ibuf={"depth": INPUT_BUFFER_DEPTH, "abits": clog2(INPUT_BUFFER_DEPTH)},
         inputs=[_wrapper_port(p, spec.name) for p in spec.inputs],
         outputs=[_wrapper_port(p, spec.name) for p in spec.outputs],
     )
@@ -184,15 +220,21 @@ def build_kernel(spec: KernelSpec, options: xtool.XlsOptions | None = None, buil
     res = xtool.compile_dslx(spec.name, dslx, spec.name, spec.name, core, options, build_root)
     out = Path(build_root) / "rtl" / spec.name
     bound, stats = prims.bind_registers(res.verilog_path.read_text(), spec.name, CLK)
+    bound = prims.free_running(bound)
+    if stats.unbound():
+        raise FlowError(f"rtl: {spec.name}: a table read is not registered on its own in the XLS pipeline "
+                        f"({', '.join(f'{k} {v}' for k, v in stats.as_dict().items())} bound), so it cannot use "
+                        "the block RAM's registers; do not lower the FFI delay below the clock period")
     core_v, prims_v, wrapper = out / f"{core}.v", out / f"{spec.name}_prims.v", out / f"{spec.name}.v"
     write_if_changed(core_v, bound)
     write_if_changed(prims_v, prims.render_prims(spec.name, dict(spec.luts)))
-    write_if_changed(wrapper, render_wrapper(spec, core))
+    write_if_changed(wrapper, render_wrapper(spec, core, res.stages))
     write_if_changed(out / "prims_bound.json", json.dumps(stats.as_dict(), indent=2) + "\n")
     sources = (core_v, prims_v, wrapper)
     if lint:
         vtool.lint(sources, spec.name, build_root, waivers=LINT_WAIVERS)
-    return RtlBuild(spec.name, spec.name, sources, res.stages, res.latency, res.seconds, res.cached)
+    return RtlBuild(spec.name, spec.name, sources, res.stages, res.latency + WRAPPER_LATENCY, res.seconds,
+                    res.cached)
 
 
 def run_stage(specs: Iterable[KernelSpec], clock_mhz: float, build_root: Path | str = BUILD,

@@ -134,13 +134,14 @@ def simulate(
     t2 = time.perf_counter()
     out: dict[str, Any] = {"build_seconds": t1 - t0, "sim_seconds": t2 - t1}
     failures = _xml_failures(results_xml)
+    hdl_error = _hdl_error(build_dir / "sim.log")
     for name in tests:
         path = build_dir / f"result_{name}.json"
         if path.is_file():
             out[name] = json.loads(path.read_text())
         else:
             out[name] = {"test": name, "outputs_match": False,
-                         "errors": [failures.get(name, "test wrote no result (crash or timeout)")]}
+                         "errors": [hdl_error or failures.get(name, "test wrote no result (crash or timeout)")]}
     return out
 
 
@@ -234,6 +235,15 @@ def _xml_failures(path: Path) -> dict[str, str]:
         for bad in list(case.iter("failure")) + list(case.iter("error")):
             fails[case.get("name", "")] = (bad.get("message") or "failed").splitlines()[0][:200]
     return fails
+
+
+def _hdl_error(log: Path) -> str | None:
+    """The first ``ERROR: ...`` line the HDL printed (a generated design's own check), if any."""
+    if log.is_file():
+        for ln in log.read_text(errors="replace").splitlines():
+            if ln.lstrip().startswith("ERROR: "):
+                return ln.strip()[:200]
+    return None
 
 
 def _tail(log: Path, exc: BaseException) -> str:

@@ -62,6 +62,15 @@ class Recorder:
                     self.ports[k].append(self.cycle)
 
 
+def _sink_pauses(rng: random.Random, p: float, n: int = 991) -> list[bool]:
+    """Sink TREADY pause pattern: random gaps with probability ``p`` plus two long bursts (100 and 80
+    cycles) that fill the wrapper's output FIFO, so its input admission is exercised."""
+    pat = [rng.random() < p for _ in range(n)]
+    for a, b in ((10, 110), (500, 580)):
+        pat[a:b] = [True] * (b - a)
+    return pat
+
+
 def _frames(words: list[int], every: int) -> list[list[int]]:
     step = every if every > 0 else max(len(words), 1)
     return [words[i:i + step] for i in range(0, len(words), step)]
@@ -94,7 +103,7 @@ async def _run(dut: Any, stalls: bool, name: str) -> None:
         bus = AxiStreamBus.from_prefix(dut, f"m_axis_{p['name']}")
         snk = AxiStreamSink(bus, clk, rst, reset_active_level=False, byte_lanes=1)
         if stalls:
-            snk.set_pause_generator(_cycle([rng.random() < float(JOB["stall_out"]) for _ in range(991)]))
+            snk.set_pause_generator(_cycle(_sink_pauses(rng, float(JOB["stall_out"]))))
         sinks[p["name"]] = snk
         monitors[p["name"]] = AxiStreamMonitor(bus, clk, rst, reset_active_level=False, byte_lanes=1)
     # Frames are queued once the reset is released (cocotbext-axi flushes queues in reset).

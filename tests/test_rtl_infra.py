@@ -42,12 +42,12 @@ def test_xls_compile_depth_and_cache(tmp_path):
     spec = toy_spec()
     shallow = build_kernel(spec, xls_options(200.0), tmp_path)
     deep = build_kernel(spec, DEEP, tmp_path / "deep")
-    assert shallow.latency == shallow.stages - 1 + 2  # two skid-buffer levels
+    assert shallow.latency == shallow.stages - 1 + 3  # the wrapper: input buffer, two output registers
     assert deep.stages > shallow.stages
     again = build_kernel(spec, DEEP, tmp_path / "deep")
     assert again.cached and again.latency == deep.latency
     text = deep.sources[0].read_text()
-    assert parse_pipeline(text) == (deep.stages, 2)
+    assert parse_pipeline(text) == (deep.stages, 0)  # no XLS I/O flops: the wrapper buffers both sides
 
 
 def test_xls_error_is_one_line(tmp_path):
@@ -95,7 +95,7 @@ def test_rtl_stage_report(tmp_path):
     spec = get_spec("softmax_max", load_project_config(None), small=True)
     report = run_stage([spec], 200.0, tmp_path, progress=False)
     (row,) = report["kernels"]
-    assert row["kernel"] == "softmax_max" and row["latency"] == row["stages"] - 1 + 2
+    assert row["kernel"] == "softmax_max" and row["latency"] == row["stages"] - 1 + 3
     assert (tmp_path / "report" / "rtl_report.json").is_file()
     assert (tmp_path / "rtl" / "softmax_max" / "softmax_max.v").read_text().count("m_axis_max_tlast") >= 2
 
@@ -105,3 +105,15 @@ def test_cli_rtl_rejects_kernel_without_template(capsys):
 
     assert main(["rtl", "--small", "--kernel", "attention_decode"]) == 1
     assert "no DSLX or Verilog template for attention_decode" in capsys.readouterr().err
+
+
+@pytest.mark.rtl
+def test_output_fifo_overflow_is_caught(tmp_path, monkeypatch):
+    """A wrapper whose admission margin ignores the pipeline must overflow under the sink's long stalls,
+    and the simulation-only check must say so: the margin of OutputFifo.for_core is what prevents it."""
+    import pyflow.rtl as rtl_mod
+
+    monkeypatch.setattr(rtl_mod.OutputFifo, "for_core", classmethod(lambda cls, stages, n: cls(depth=4, margin=0)))
+    r = run_kernel(toy_spec(), "icarus", stalls=True, build_root=tmp_path, options=DEEP)
+    assert not r["stalls_ok"]
+    assert any("output FIFO of m_axis_y overflowed" in e for e in r["errors"]), r["errors"]

@@ -43,4 +43,4 @@ def test_kernel_rtl(kernel, sim, rtl_root):
     assert r["errors"] == []
     assert r["outputs_match"] and r["stalls_ok"]
     assert r["cycles_measured"] == r["cycles_predicted"]
-    assert r["pipeline_depth"] >= 2  # at least the two skid-buffer levels
+    assert r["pipeline_depth"] >= 2  # at least the input skid buffer and the output registers

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from pyflow.boards import BOARDS, Board
 from pyflow.errors import FlowError
-from pyflow.prims import ECP5_DSP_DEFINE
+from pyflow.prims import ECP5_DSP_DEFINE, ECP5_POST_SYNTH
 
 #: Open-flow boards not (yet) in pyflow.boards.BOARDS.
 EXTRA_BOARDS: dict[str, Board] = {
@@ -78,6 +78,8 @@ class SynthTarget:
     defines: tuple[str, ...] = ()
     #: Yosys cell libraries read as blackboxes before elaboration (the primitives the defines instantiate).
     libs: tuple[str, ...] = ()
+    #: Yosys commands run after synthesis, before the netlist is written (ECP5: block-RAM output registers).
+    post_synth: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -100,6 +102,7 @@ class SynthTarget:
             "capacity": dict(self.capacity),
             "defines": list(self.defines),
             "libs": list(self.libs),
+            "post_synth": list(self.post_synth),
         }
 
 
@@ -127,7 +130,8 @@ def synth_target(name: str) -> SynthTarget:
         return SynthTarget(b, "pnr", synth, nextpnr_family=b.family,
                            nextpnr_args=(f"--{b.device}", "--package", b.package), io_pins=pins,
                            defines=(ECP5_DSP_DEFINE,) if b.family == "ecp5" else (),
-                           libs=("+/ecp5/cells_bb.v",) if b.family == "ecp5" else ())
+                           libs=("+/ecp5/cells_bb.v",) if b.family == "ecp5" else (),
+                           post_synth=ECP5_POST_SYNTH if b.family == "ecp5" else ())
     fam = _XILINX_FAMILY.get(b.family)
     if fam is None:
         raise FlowError(f"board {b.name}: no synth_xilinx family for {b.family!r}")

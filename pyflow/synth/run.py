@@ -173,7 +173,7 @@ def _flow(job: SynthJob, target: SynthTarget, freq: float, work: Path, mode: str
     def script(synth: str) -> None:
         write_if_changed(work / "synth.ys", environment("synth").get_template("synth.ys.j2").render(
             kernel=job.name, board=target.name, verilog=verilog, harness=harness_file, top=top, synth=synth,
-            defines=target.defines, libs=target.libs,
+            defines=target.defines, libs=target.libs, post_synth=target.post_synth,
             netlist=netlist, stat_json="stat.json"))
 
     script(target.yosys_synth)

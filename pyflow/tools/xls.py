@@ -6,8 +6,10 @@ under ``build/rtl/<kernel>/`` by a content hash of (DSLX text, options, XLS vers
 
 Latency convention (used by the cycle model): XLS numbers its pipeline stages 0..S-1 and puts one
 register level between consecutive stages, so an input accepted at edge ``t`` leaves the core at
-edge ``t + S - 1``; each I/O flop (skid buffer) adds one more cycle.  :attr:`XlsResult.latency` is
-that sum, parsed from the generated Verilog.
+edge ``t + S - 1``; each I/O flop level (skid buffer) adds one more cycle.  :attr:`XlsResult.latency` is
+that sum, parsed from the generated Verilog.  By default no I/O is flopped here: the AXI4-Stream wrapper
+(:mod:`pyflow.rtl`) buffers the inputs, registers the outputs in its output FIFO and ties the core's
+output ready high, so XLS's stage-to-stage stall chain folds away in synthesis.
 """
 
 from __future__ import annotations
@@ -49,8 +51,9 @@ COMPILE_TIMEOUT_S = 600
 class XlsOptions:
     """Scheduling and codegen options of one compile.
 
-    ``reset`` is synchronous; ``reset_active_low`` selects its polarity.  ``io_flops`` puts a skid
-    buffer on every channel so the core's valid/ready ports are registered.  Without
+    ``reset`` is synchronous; ``reset_active_low`` selects its polarity.  ``input_flops`` puts a skid
+    buffer on every input channel; off by default, because the AXI4-Stream wrapper buffers the inputs
+    itself (in LUT RAM, so stage 0's accept drives no clock enables) and registers the outputs.  Without
     ``worst_case_throughput=1`` the scheduler may place a state update a stage after its read, which
     halves the throughput of every accumulating proc.  Receives are forced into the first stage and sends
     into the last, so every channel sees the same latency (otherwise XLS may send one output channel a
@@ -62,7 +65,7 @@ class XlsOptions:
     pipeline_stages: int | None = None
     reset: str = "rst_n"
     reset_active_low: bool = True
-    io_flops: bool = True
+    input_flops: bool = False
     #: Initiation interval every proc must reach (1: one activation per cycle in steady state).
     worst_case_throughput: int = 1
     #: Delay XLS assumes for an FFI call (``#[extern_verilog]``: the DSP and ROM primitives of
@@ -216,12 +219,9 @@ def _worker() -> None:
         ir = xls.convert_dslx_to_ir(req["dslx"], f"{req['dslx_module']}.x", req["dslx_module"])
         opt_ir = xls.optimize_ir(ir, req["top"])
         pkg = xls.parse_ir_package(opt_ir)
-        flops: dict[str, Any] = {}
-        if opts["io_flops"]:
-            flops = {"flop_inputs": True, "flop_outputs": True, "flop_inputs_kind": "skid_buffer",
-                     "flop_outputs_kind": "skid_buffer"}
-        else:
-            flops = {"flop_inputs": False, "flop_outputs": False}
+        flops: dict[str, Any] = {"flop_inputs": bool(opts["input_flops"]), "flop_outputs": False}
+        if opts["input_flops"]:
+            flops["flop_inputs_kind"] = "skid_buffer"
         result = pkg.schedule_and_codegen(
             generator="pipeline", top=req["top"], module_name=req["module_name"],
             delay_model=opts["delay_model"], clock_period_ps=int(opts["clock_period_ps"]),
