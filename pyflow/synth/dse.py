@@ -122,11 +122,30 @@ def grid(kernels: Sequence[str], lanes: Sequence[int], formats: Sequence[tuple[t
     return pts
 
 
+#: Folders whose files (code, templates, RTL) decide what a point builds; a change to any invalidates the cache.
+_FLOW_SOURCES = ("golden", "pyflow", "hls/templates", "testbench")
+_FINGERPRINT: dict[str, str] = {}
+
+
+def flow_fingerprint() -> str:
+    """Hash of every file under :data:`_FLOW_SOURCES` (computed once per process)."""
+    if "v" not in _FINGERPRINT:
+        root = Path(__file__).resolve().parents[2]
+        h = hashlib.sha256()
+        for folder in _FLOW_SOURCES:
+            for f in sorted((root / folder).rglob("*")):
+                if f.is_file() and "__pycache__" not in f.parts:
+                    h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+        _FINGERPRINT["v"] = h.hexdigest()[:16]
+    return _FINGERPRINT["v"]
+
+
 def point_key(point: DsePoint, ctx: DseContext, hooks: DseHooks) -> str:
-    """Cache key of a point (changes with anything that changes its result)."""
+    """Cache key of a point (changes with anything that changes its result, the flow's sources included)."""
     meta = {"point": asdict(point), "board": ctx.board, "freq": ctx.freq_mhz, "xls": ctx.xls_mhz,
             "config": ctx.config_text, "small": ctx.small, "harness": ctx.harness, "seed": ctx.seed,
-            "sim": ctx.simulator if point.simulate else None, "hooks": hooks.name, "flow": FLOW_VERSION}
+            "sim": ctx.simulator if point.simulate else None, "hooks": hooks.name, "flow": FLOW_VERSION,
+            "sources": flow_fingerprint()}
     return hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()[:16]
 
 
