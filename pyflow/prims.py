@@ -377,14 +377,13 @@ def _bind_operand_registers(text: str, kernel: str, stats: BindStats) -> str:
         ra, rb = regs.get("a"), regs.get("b")
         # A constant operand is registered too: nextpnr times a MULT18X18D with one registered input like one
         # with none (3.5 ns setup on the registered side), and a register of a constant changes nothing.
-        for port, mine, other in (("b", ra, rb), ("a", rb, ra)):
-            if mine and not other and _is_literal(text, m[port]):
-                if port == "b":
-                    rb = ("1'b1", m["b"])
-                else:
-                    ra = ("1'b1", m["a"])
-                stats.total["mul_in"] = stats.total.get("mul_in", 0) + 1
-                stats.bound["mul_in"] = stats.bound.get("mul_in", 0) + 1
+        const_b = bool(ra) and not rb and _is_literal(text, m["b"])
+        const_a = bool(rb) and not ra and _is_literal(text, m["a"])
+        rb = ("1'b1", m["b"]) if const_b else rb
+        ra = ("1'b1", m["a"]) if const_a else ra
+        if const_a or const_b:
+            stats.total["mul_in"] = stats.total.get("mul_in", 0) + 1
+            stats.bound["mul_in"] = stats.bound.get("mul_in", 0) + 1
         a = f"({ra[1]})" if ra else m["a"]
         b = f"({rb[1]})" if rb else m["b"]
         cea, ceb = ra[0] if ra else "1'b0", rb[0] if rb else "1'b0"

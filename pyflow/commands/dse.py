@@ -7,13 +7,13 @@ import sys
 import tomllib
 from pathlib import Path
 
+from pyflow.commands.synth import DEFAULT_BOARD
 from pyflow.errors import FlowError
 from pyflow.render import BUILD
 from pyflow.synth.devices import default_clocks, synth_target
 from pyflow.synth.run import HARNESS_MODES
 
 DEFAULT_LANES = (2, 4, 8)
-DEFAULT_BOARD = "ecp5-85k"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
