@@ -44,10 +44,10 @@ sim: setup ## Main job: golden decode step, kernels, C-sim, RTL sim, summary rep
 	$(FLOW) sim $(CFG)
 
 test: setup ## Run the test suite (small dimensions, both simulators)
-	$(VPY) -m pytest -q -n $(JOBS) --dist loadgroup tests
+	$(VPY) -m pytest -q -n $(JOBS) --dist loadgroup
 
 test-fast: setup ## Run the tests that need no RTL simulator
-	$(VPY) -m pytest -q -n $(JOBS) -m "not rtl" tests
+	$(VPY) -m pytest -q -n $(JOBS) -m "not rtl"
 
 golden: setup ## Print the golden decode-step summary and model structure
 	$(FLOW) golden summary $(CFG)
@@ -81,7 +81,7 @@ schedule: setup ## Schedule the decode chain on K engines and write Perfetto tra
 	$(FLOW) schedule $(CFG)
 
 lint: setup ## ruff
-	$(VENV)/bin/ruff check golden pyflow testbench tests
+	$(VENV)/bin/ruff check golden hls pyflow testbench tests
 
 clean: ## Remove generated files (build/)
 	rm -rf build

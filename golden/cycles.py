@@ -33,6 +33,11 @@ class Timing:
         return self.busy / self.total
 
 
+def repeat(one: Timing, times: int) -> Timing:
+    """``times`` invocations back to back, each taking ``one.total`` cycles."""
+    return Timing(first=one.first, last=times * one.total - 1, busy=times * one.busy)
+
+
 def _beats(n: int, lanes: int, what: str) -> int:
     if lanes <= 0 or n % lanes:
         raise ValueError(f"{what}: lanes {lanes} must divide {n}")
@@ -94,25 +99,39 @@ def kv_transfer(n_rows: int, head_dim: int, lanes: int, depth: int, burst: int, 
     return Timing(first=burst_gap + depth, last=b + bursts * burst_gap - 1 + depth, busy=b)
 
 
-def kv_cache_axi(n_rows: int, head_dim: int, lanes: int, burst: int, read_gap: int, write_gap: int) -> Timing:
-    """The kv_cache RTL (hls/templates/rtl/kv_cache.v.j2) storing token ``n_rows - 1`` and loading rows 0..it.
+def kv_store_axi(head_dim: int, lanes: int, burst: int, read_gap: int, write_gap: int) -> Timing:
+    """The store phase of the kv_cache RTL (hls/kernels/kv_cache/kv_cache.v.j2) for one token.
 
     One AXI burst at a time: a read burst of L beats occupies L + ``read_gap`` cycles (AR handshake to last
-    R beat), a write burst L + ``write_gap`` (AW to B).  Phases: accept k_new / v_new side by side (d/P
-    beats, one more cycle to see both done); write the K row in bursts; d read-modify-writes of one V^T
-    word each; read the K rows, then every V^T row (n_rows/P words), in bursts; the first K beat leaves
-    ``read_gap`` cycles after its AR.  Memory idle time is not busy time.
+    R beat), a write burst L + ``write_gap`` (AW to B).  Accept k_new / v_new side by side (d/P beats, one
+    more cycle to see both done); write the K row in bursts; d read-modify-writes of one V^T word each.
+    ``last`` is the store's final cycle (no output beat: ``first == last``).
     """
+    rw = _beats(head_dim, lanes, "kv_cache row")
+    k_write = rw + -(-rw // burst) * write_gap
+    total = rw + 1 + k_write + head_dim * ((1 + read_gap) + (1 + write_gap))
+    return Timing(first=total - 1, last=total - 1, busy=rw)
+
+
+def kv_load_axi(n_rows: int, head_dim: int, lanes: int, burst: int, read_gap: int) -> Timing:
+    """The load phase of the kv_cache RTL: read K rows 0..n_rows-1, then every V^T row (n_rows/P words), in
+    bursts; counted from its first AR, the first K beat arrives ``read_gap`` cycles later."""
     rw = _beats(head_dim, lanes, "kv_cache row")
     row_words = _beats(n_rows, lanes, "kv_cache V^T row")
 
     def reads(words: int) -> int:
         return words + -(-words // burst) * read_gap
 
-    k_write = rw + -(-rw // burst) * write_gap
-    load = rw + 1 + k_write + head_dim * ((1 + read_gap) + (1 + write_gap))
     out = reads(n_rows * rw) + head_dim * reads(row_words)
-    return Timing(first=load + read_gap, last=load + out - 1, busy=n_rows * rw + head_dim * row_words)
+    return Timing(first=read_gap, last=out - 1, busy=n_rows * rw + head_dim * row_words)
+
+
+def kv_cache_axi(n_rows: int, head_dim: int, lanes: int, burst: int, read_gap: int, write_gap: int) -> Timing:
+    """The kv_cache RTL storing token ``n_rows - 1`` and loading rows 0..it: :func:`kv_store_axi`, then
+    :func:`kv_load_axi`.  Memory idle time is not busy time."""
+    store = kv_store_axi(head_dim, lanes, burst, read_gap, write_gap)
+    load = kv_load_axi(n_rows, head_dim, lanes, burst, read_gap)
+    return Timing(first=store.total + load.first, last=store.total + load.last, busy=load.busy)
 
 
 def flat_attention(n_rows: int, n: int, head_dim: int, rows: int, lanes: int, depth: int) -> Timing:

@@ -25,6 +25,7 @@ import json
 import os
 import random
 import time
+from dataclasses import dataclass, field
 from itertools import cycle as _cycle
 from pathlib import Path
 from typing import Any
@@ -76,46 +77,58 @@ def _frames(words: list[int], every: int) -> list[list[int]]:
     return [words[i:i + step] for i in range(0, len(words), step)]
 
 
-async def _run(dut: Any, stalls: bool, name: str) -> None:
-    clk = getattr(dut, JOB["clk"])
-    rst = getattr(dut, JOB["rst"])
-    rng = random.Random(int(JOB["seed"]))
+@dataclass
+class Bench:
+    """The cocotbext-axi models around the DUT: stream sources and sinks (with passive monitors), memories."""
+
+    clk: Any
+    rst: Any
+    sources: dict[str, AxiStreamSource] = field(default_factory=dict)
+    sinks: dict[str, AxiStreamSink] = field(default_factory=dict)
+    monitors: dict[str, AxiStreamMonitor] = field(default_factory=dict)
+    rams: dict[str, AxiRam] = field(default_factory=dict)
+
+
+async def _start(dut: Any, stalls: bool, rng: random.Random) -> Bench:
+    """Clock, reset asserted, scalars driven, bus models attached (stall patterns when ``stalls``)."""
+    bench = Bench(getattr(dut, JOB["clk"]), getattr(dut, JOB["rst"]))
+    clk, rst = bench.clk, bench.rst
     cocotb.start_soon(Clock(clk, int(JOB["clock_ns"]), unit="ns").start())
     rst.value = 0
     for sname, val in JOB.get("scalars", {}).items():
         getattr(dut, sname).value = int(val)
     await Timer(1, "ns")  # let the reset value settle before the AXI models sample it
-    sources, sinks, monitors = {}, {}, {}
-    rams = {}
     for m in JOB.get("axi_mems", []):
         wb = int(m["word_bytes"])
         ram = AxiRam(AxiBus.from_prefix(dut, f"m_axi_{m['name']}"), clk, rst, reset_active_level=False,
                      size=max(4096, len(m["init"]) * wb))
         ram.write(0, b"".join(int(w).to_bytes(wb, "little") for w in m["init"]))
-        rams[m["name"]] = ram
+        bench.rams[m["name"]] = ram
     for p in JOB["inputs"]:
-        bus = AxiStreamBus.from_prefix(dut, f"s_axis_{p['name']}")
-        src = AxiStreamSource(bus, clk, rst, reset_active_level=False, byte_lanes=1)
+        src = AxiStreamSource(AxiStreamBus.from_prefix(dut, f"s_axis_{p['name']}"), clk, rst,
+                              reset_active_level=False, byte_lanes=1)
         if stalls:
             src.set_pause_generator(_cycle([rng.random() < float(JOB["stall_in"]) for _ in range(997)]))
-        sources[p["name"]] = src
+        bench.sources[p["name"]] = src
     for p in JOB["outputs"]:
         bus = AxiStreamBus.from_prefix(dut, f"m_axis_{p['name']}")
         snk = AxiStreamSink(bus, clk, rst, reset_active_level=False, byte_lanes=1)
         if stalls:
             snk.set_pause_generator(_cycle(_sink_pauses(rng, float(JOB["stall_out"]))))
-        sinks[p["name"]] = snk
-        monitors[p["name"]] = AxiStreamMonitor(bus, clk, rst, reset_active_level=False, byte_lanes=1)
-    # Frames are queued once the reset is released (cocotbext-axi flushes queues in reset).
-    await ClockCycles(clk, RESET_CYCLES)
-    wall0 = time.perf_counter()
-    rec = Recorder(dut, clk)
-    rec_task = cocotb.start_soon(rec.run())
-    rst.value = 1
+        bench.sinks[p["name"]] = snk
+        bench.monitors[p["name"]] = AxiStreamMonitor(bus, clk, rst, reset_active_level=False, byte_lanes=1)
+    return bench
+
+
+def _send_inputs(bench: Bench) -> None:
+    """Queue every input frame (after the reset: cocotbext-axi flushes its queues in reset)."""
     for p in JOB["inputs"]:
         for fr in _frames(p["words"], int(p["tlast_every"])):
-            sources[p["name"]].send_nowait(AxiStreamFrame(tdata=fr))
+            bench.sources[p["name"]].send_nowait(AxiStreamFrame(tdata=fr))
 
+
+async def _receive_outputs(bench: Bench) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+    """Every expected output word per port, and the frame (TLAST) lengths it came in."""
     received: dict[str, list[int]] = {}
     frame_lens: dict[str, list[int]] = {}
     timeout_ns = int(JOB["timeout_cycles"]) * int(JOB["clock_ns"])
@@ -123,21 +136,23 @@ async def _run(dut: Any, stalls: bool, name: str) -> None:
         words: list[int] = []
         lens: list[int] = []
         while len(words) < len(p["expected"]):
-            fr = await with_timeout(sinks[p["name"]].recv(compact=False), timeout_ns, "ns")
+            fr = await with_timeout(bench.sinks[p["name"]].recv(compact=False), timeout_ns, "ns")
             words += [int(w) for w in fr.tdata]
             lens.append(len(fr.tdata))
         received[p["name"]], frame_lens[p["name"]] = words, lens
-    await ClockCycles(clk, 8)  # a duplicated or extra beat would show up here
-    rec_task.cancel()
-    wall = time.perf_counter() - wall0
+    return received, frame_lens
 
+
+def _stream_errors(bench: Bench, rec: Recorder, received: dict[str, list[int]], frame_lens: dict[str, list[int]]
+                   ) -> list[str]:
+    """Output words vs the golden words, beat counts, monitor agreement and TLAST framing."""
     errors: list[str] = []
     for p in JOB["outputs"]:
         n, got, exp = p["name"], received[p["name"]], [int(w) for w in p["expected"]]
-        extra = sinks[n].count() if hasattr(sinks[n], "count") else 0
+        extra = bench.sinks[n].count() if hasattr(bench.sinks[n], "count") else 0
         mon: list[int] = []
-        while not monitors[n].empty():
-            mon += [int(w) for w in monitors[n].recv_nowait(compact=False).tdata]
+        while not bench.monitors[n].empty():
+            mon += [int(w) for w in bench.monitors[n].recv_nowait(compact=False).tdata]
         if got != exp:
             bad = next(i for i in range(min(len(got), len(exp)) + 1) if i >= len(got) or got[i] != exp[i])
             differ = sum(a != b for a, b in zip(got, exp, strict=False))
@@ -150,43 +165,61 @@ async def _run(dut: Any, stalls: bool, name: str) -> None:
             want = [int(p["tlast_every"])] * (len(exp) // max(int(p["tlast_every"]), 1))
             if frame_lens[n] != want:
                 errors.append(f"{n}: TLAST framing {frame_lens[n][:6]} != every {p['tlast_every']} beats")
+    return errors
+
+
+def _memory_errors(bench: Bench) -> list[str]:
+    """Final memory contents vs the golden memories."""
+    errors: list[str] = []
     for m in JOB.get("axi_mems", []):
         wb, exp = int(m["word_bytes"]), [int(w) for w in m["expected"]]
-        raw = rams[m["name"]].read(0, len(exp) * wb)
+        raw = bench.rams[m["name"]].read(0, len(exp) * wb)
         got = [int.from_bytes(raw[i * wb:(i + 1) * wb], "little") for i in range(len(exp))]
         if got != exp:
             bad = next(i for i in range(len(exp)) if got[i] != exp[i])
             errors.append(f"{m['name']}: {sum(a != b for a, b in zip(got, exp, strict=True))} memory words "
                           f"differ, first at word {bad}")
+    return errors
+
+
+def _cycle_counts(rec: Recorder) -> dict[str, int]:
+    """First/last output cycles counted from the first input handshake, and beat counts."""
     first_in = min(c[0] for k, c in rec.ports.items() if k.startswith("s_axis_") and c)
     outs = [c for k, c in rec.ports.items() if k.startswith("m_axis_") and c]
     first_out = min(c[0] for c in outs) - first_in
     last_out = max(c[-1] for c in outs) - first_in
-    beats_in = sum(len(c) for k, c in rec.ports.items() if k.startswith("s_axis_"))
-    beats_out = sum(len(c) for c in outs)
-    result = {
-        "test": name,
-        "outputs_match": not errors,
-        "errors": errors,
-        "first_output_cycle": first_out,
-        "last_output_cycle": last_out,
-        "total_cycles": last_out + 1,
-        "beats_in": beats_in,
-        "beats_out": beats_out,
-        "sim_cycles": rec.cycle,
-        "wall_seconds": wall,
-        "cycles_per_second": rec.cycle / max(wall, 1e-9),
-    }
+    return {"first_output_cycle": first_out, "last_output_cycle": last_out, "total_cycles": last_out + 1,
+            "beats_in": sum(len(c) for k, c in rec.ports.items() if k.startswith("s_axis_")),
+            "beats_out": sum(len(c) for c in outs), "sim_cycles": rec.cycle}
+
+
+async def _run(dut: Any, stalls: bool, name: str) -> None:
+    rng = random.Random(int(JOB["seed"]))
+    bench = await _start(dut, stalls, rng)
+    await ClockCycles(bench.clk, RESET_CYCLES)
+    wall0 = time.perf_counter()
+    rec = Recorder(dut, bench.clk)
+    rec_task = cocotb.start_soon(rec.run())
+    bench.rst.value = 1
+    _send_inputs(bench)
+    received, frame_lens = await _receive_outputs(bench)
+    await ClockCycles(bench.clk, 8)  # a duplicated or extra beat would show up here
+    rec_task.cancel()
+    wall = time.perf_counter() - wall0
+
+    errors = _stream_errors(bench, rec, received, frame_lens) + _memory_errors(bench)
+    result: dict[str, Any] = {"test": name, "outputs_match": not errors, "errors": errors, **_cycle_counts(rec),
+                              "wall_seconds": wall, "cycles_per_second": rec.cycle / max(wall, 1e-9)}
     if JOB.get("save_outputs"):
         result["received"] = received
     pred = JOB.get("predicted")
     if pred is not None and not stalls:
         result["cycles_predicted"] = list(pred)
-        if [first_out, last_out] != list(pred):
-            errors.append(f"cycles (first, last output) measured ({first_out}, {last_out}) != predicted "
+        measured = [result["first_output_cycle"], result["last_output_cycle"]]
+        if measured != list(pred):
+            errors.append(f"cycles (first, last output) measured ({measured[0]}, {measured[1]}) != predicted "
                           f"({pred[0]}, {pred[1]})")
-    out = Path(JOB["result_dir"]) / f"result_{name}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    (Path(JOB["result_dir"]) / f"result_{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     assert not errors, "; ".join(errors)
 
 

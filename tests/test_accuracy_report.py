@@ -7,7 +7,7 @@ import sys
 
 from golden import llama_fixed as lf
 from golden.config import LlamaConfig
-from pyflow.accuracy import accuracy_report
+from pyflow.bench.accuracy import accuracy_report
 
 
 def test_accuracy_report_small_config() -> None:

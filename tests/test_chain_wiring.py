@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pyflow.chain import golden_executor, run_chain
-from pyflow.project_config import load_project_config, small_config
+from pyflow.project.config import load_project_config, small_config
+from pyflow.sim.chain import golden_executor, run_chain
 
 
 def test_chain_of_spec_goldens_equals_decode_step() -> None:
@@ -36,7 +36,7 @@ def test_chain_detects_a_wrong_stage() -> None:
 @pytest.mark.parametrize("simulator", ["verilator", "icarus"])
 def test_chain_in_rtl_is_bit_exact(simulator: str, tmp_path_factory) -> None:  # noqa: ANN001
     """One decode step kernel by kernel in RTL, each kernel fed by the previous one's simulated output."""
-    from pyflow.sim_flow import rtl_executor
+    from pyflow.sim.flow import rtl_executor
 
     pc = small_config(load_project_config(None))
     root = tmp_path_factory.getbasetemp() / "rtl_kernels"  # shared per worker: runtime objects built once

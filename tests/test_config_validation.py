@@ -10,7 +10,7 @@ import pytest
 from golden.config import LlamaConfig
 from golden.llama_fixed import FixedScheme
 from pyflow.errors import FlowError
-from pyflow.project_config import DEFAULT_CONFIG, load_project_config
+from pyflow.project.config import DEFAULT_CONFIG, load_project_config
 
 
 def _write(tmp_path: Path, text: str) -> Path:

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from golden.fixed import Fmt
-from pyflow.csim import compile_kernel, render_for_csim
-from pyflow.project_config import from_dict, load_project_config, small_config
-from pyflow.render import vectors_text
+from pyflow.backends.vitis.csim import compile_kernel, render_for_csim
+from pyflow.backends.vitis.render import vectors_text
+from pyflow.project.config import from_dict, load_project_config, small_config
 from pyflow.specs import KERNELS, get_spec
 
 pytestmark = pytest.mark.xdist_group("csim")
@@ -102,7 +102,7 @@ MODES_CONFIG = {
 def test_rounding_and_overflow_modes(tmp_path: Path) -> None:
     import tomllib
 
-    from pyflow.project_config import DEFAULT_CONFIG
+    from pyflow.project.config import DEFAULT_CONFIG
 
     raw = tomllib.loads(DEFAULT_CONFIG.read_text())
     raw["formats"] = MODES_CONFIG

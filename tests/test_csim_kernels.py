@@ -1,7 +1,6 @@
-"""C simulation at small dimensions: every kernel and the DATAFLOW top match the golden model bit for bit.
+"""The generated C testbench catches what it must: a one-LSB mismatch and a wrong vector length.
 
-One session fixture renders and compiles everything once (g++ results are cached by content under
-build/csim/cache, so reruns only execute the testbenches).
+(Each kernel's own C-sim runs in its folder's tests, hls/kernels/<name>/test_<name>.py.)
 """
 
 from __future__ import annotations
@@ -12,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pyflow.csim import compile_kernel, run_csim
-from pyflow.project_config import load_project_config, small_config
-from pyflow.specs import KERNELS, get_spec
+from pyflow.backends.vitis.csim import compile_kernel, run_csim
+from pyflow.project.config import load_project_config, small_config
+from pyflow.specs import get_spec
 
 pytestmark = pytest.mark.xdist_group("csim")
 
@@ -22,15 +21,9 @@ pytestmark = pytest.mark.xdist_group("csim")
 @pytest.fixture(scope="session")
 def csim_small(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
     out = tmp_path_factory.mktemp("csim_small")
-    report = run_csim(load_project_config(), small=True, out_root=out, report_path=None, progress=False)
+    report = run_csim(load_project_config(), names=["softmax_norm", "qk"], small=True, out_root=out,
+                      report_path=None, progress=False)
     return report, out
-
-
-@pytest.mark.parametrize("kernel", KERNELS)
-def test_kernel_matches_golden(csim_small: tuple[dict, Path], kernel: str) -> None:
-    report, _ = csim_small
-    entry = report["kernels"][kernel]
-    assert entry["status"] == "pass", entry["messages"]
 
 
 def test_testbench_reports_first_mismatch(csim_small: tuple[dict, Path], tmp_path: Path) -> None:

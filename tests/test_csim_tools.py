@@ -61,7 +61,7 @@ def test_synth_vitis_rejects_open_board() -> None:
 @pytest.mark.xdist_group("csim")
 def test_softmax_bench_beats_hls4ml_small(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from pyflow.bench import softmax_accuracy as sa
-    from pyflow.project_config import load_project_config, small_config
+    from pyflow.project.config import load_project_config, small_config
 
     monkeypatch.setattr(sa, "OUT_DIR", tmp_path / "bench")
     monkeypatch.setattr(sa, "REPORT", tmp_path / "softmax_accuracy.json")

@@ -2,7 +2,7 @@
 
 A small random ``LlamaForCausalLM`` (hidden 256, 8 heads, 2 KV heads, head_dim 32, llama3 RoPE scaling
 with factor 16 and original context 64, so all three frequency bands occur) is saved with
-``save_pretrained`` and read back through :mod:`pyflow.checkpoint`.  The reference is HF's
+``save_pretrained`` and read back through :mod:`pyflow.project.checkpoint`.  The reference is HF's
 ``input_layernorm`` followed by ``self_attn`` (eager) with a causal mask over T tokens.
 
 HF in float64 is not pure float64: ``LlamaRMSNorm`` computes in float32, eager attention runs softmax
@@ -28,7 +28,7 @@ transformers = pytest.importorskip("transformers")
 
 from golden.llama import decode_sequence  # noqa: E402
 from golden.rope import inv_freq  # noqa: E402
-from pyflow.checkpoint import load_checkpoint, load_layer  # noqa: E402
+from pyflow.project.checkpoint import load_checkpoint, load_layer  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 T_LEN, P0 = 16, 1000

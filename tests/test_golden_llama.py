@@ -18,9 +18,9 @@ from golden import llama as gl
 from golden.config import LlamaConfig, RopeScaling
 from golden.rope import cos_sin, inv_freq
 from golden.weights import LayerWeights, random_weights
-from pyflow.checkpoint import load_checkpoint, load_config, load_layer
 from pyflow.cli import main as cli_main
 from pyflow.errors import FlowError
+from pyflow.project.checkpoint import load_checkpoint, load_config, load_layer
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,13 +1,15 @@
-"""FPGA primitives bound through XLS FFI (pyflow.prims): operand splitting, register binding, and that the
-default kernels really get every multiplier and table read registered inside its primitive."""
+"""FPGA primitives bound through XLS FFI (pyflow.backends.xls.ffi, .bind): operand splitting, register binding,
+and that the default kernels really get every multiplier and table read registered inside its primitive."""
 
 import json
 import re
 
 import pytest
 
-from pyflow import prims, rtl
-from pyflow.project_config import load_project_config
+from pyflow.backends.xls import bind as prims
+from pyflow.backends.xls import build as rtl
+from pyflow.backends.xls import ffi
+from pyflow.project.config import load_project_config
 from pyflow.specs import all_specs
 
 XLS_LIKE = """module k_core(
@@ -43,11 +45,11 @@ endmodule
     (40, False, [(0, 18, False), (18, 18, False), (36, 4, False)]),
 ])
 def test_operands_split_into_dsp_pieces(bits, signed, want):
-    assert prims._pieces(bits, signed) == want
+    assert ffi._pieces(bits, signed) == want
 
 
 def test_mul_fn_drops_pieces_above_the_kept_bits():
-    text = prims.mul_fn("m", "k", 32, False, 30, False, out_bits=32)
+    text = ffi.mul_fn("m", "k", 32, False, 30, False, out_bits=32)
     # 32 = 18 + 14, 30 = 18 + 12: the hi x hi piece lands at bit 36 >= 32 and is not computed
     assert len(re.findall(r"#\[extern_verilog\(\"k_mul ", text)) == 3
     assert len(re.findall(r"#\[extern_verilog\(\"k_pipe ", text)) == 2  # one operand register each

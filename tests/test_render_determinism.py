@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pyflow.project_config import load_project_config, small_config
-from pyflow.render import TEMPLATES, render_vitis
+from pyflow.backends.vitis.render import render_vitis
+from pyflow.paths import TEMPLATES
+from pyflow.project.config import load_project_config, small_config
 from pyflow.specs import all_specs, get_spec
 
 

@@ -1,4 +1,4 @@
-"""The DSLX fixed-point helpers (pyflow.dslx) against golden.fixed.requant, through the XLS interpreter."""
+"""The DSLX fixed-point helpers (pyflow.backends.xls.dslx) against golden.fixed.requant, through the XLS interpreter."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from golden.fixed import Fmt, requant
-from pyflow.dslx import requant_fn
+from pyflow.backends.xls.dslx import requant_fn
 
 xls = pytest.importorskip("xls")
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from golden.fixed import Fmt
+from pyflow.backends.xls.build import build_kernel, xls_options
 from pyflow.errors import FlowError
-from pyflow.rtl import build_kernel, xls_options
-from pyflow.rtl_sim import make_job, run_kernel
+from pyflow.sim.kernel import make_job, run_kernel
 from pyflow.specs.base import KernelSpec, Port
 from pyflow.tools.xls import XlsOptions, compile_dslx, parse_pipeline
 from testbench.runner import simulate
@@ -27,7 +27,8 @@ def toy_spec() -> KernelSpec:
     """y = wrap16(3 x - 5) per lane, 2 lanes, 12 beats, TLAST every 4 beats."""
     return KernelSpec(
         name="toy_scale", params={"P": LANES},
-        ports=(Port("x", "in", FMT, LANES, BEATS, EVERY), Port("y", "out", FMT, LANES, BEATS, EVERY)),
+        ports=(Port("x", "in", FMT, lanes=LANES, beats=BEATS, tlast_every=EVERY),
+               Port("y", "out", FMT, lanes=LANES, beats=BEATS, tlast_every=EVERY)),
         golden=_golden,
         make_vectors=lambda seed: {"x": np.random.default_rng(seed).integers(-(1 << 15), 1 << 15, LANES * BEATS)},
         cycles=lambda depth: (depth, depth + BEATS - 1),
@@ -88,8 +89,8 @@ def test_waves_icarus(tmp_path):
 
 
 def test_rtl_stage_report(tmp_path):
-    from pyflow.project_config import load_project_config
-    from pyflow.rtl import run_stage
+    from pyflow.backends.xls.build import run_stage
+    from pyflow.project.config import load_project_config
     from pyflow.specs import get_spec
 
     spec = get_spec("softmax_max", load_project_config(None), small=True)
@@ -111,7 +112,7 @@ def test_cli_rtl_rejects_kernel_without_template(capsys):
 def test_output_fifo_overflow_is_caught(tmp_path, monkeypatch):
     """A wrapper whose admission margin ignores the pipeline must overflow under the sink's long stalls,
     and the simulation-only check must say so: the margin of OutputFifo.for_core is what prevents it."""
-    import pyflow.rtl as rtl_mod
+    import pyflow.backends.xls.wrapper as rtl_mod
 
     monkeypatch.setattr(rtl_mod.OutputFifo, "for_core", classmethod(lambda cls, stages, n: cls(depth=4, margin=0)))
     r = run_kernel(toy_spec(), "icarus", stalls=True, build_root=tmp_path, options=DEEP)

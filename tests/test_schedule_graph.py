@@ -9,12 +9,13 @@ import pytest
 
 from golden.config import LlamaConfig
 from pyflow.errors import FlowError
+from pyflow.project.config import load_project_config
 from pyflow.schedule.durations import Hw, golden_durations, measured_durations, profile_durations
 from pyflow.schedule.graph import build_graph
 
 CFG = LlamaConfig()  # LLaMA-3.2-1B: 32 query heads, 8 KV heads, d = 64, H = 2048
-LANES = {"rmsnorm": 8, "gemv": 8, "rope": 4, "qk": 8, "softmax": 4, "av": 8, "kv_cache": 4}
-HW = Hw(lanes=LANES, clock_mhz=200.0, depth=4)
+# The default config's lanes: rmsnorm 8, gemv 8, rope 4, qk 8, softmax 4, av 8, kv_cache 4 (written out below).
+HW = Hw.from_config(load_project_config(), depth=4)
 
 
 def by_label(g):  # noqa: ANN001, ANN202
@@ -61,8 +62,11 @@ def test_golden_durations_match_hand_formulas() -> None:
     assert cyc["av[t1,h0]"] == dh * 136 // 8 + depth         # 129 keys padded to 136 (av lanes 8)
     assert cyc["softmax_max[t1,h0]"] == 33 + depth           # 129 keys -> 33 beats of 4
     assert cyc["rope_q[t0,h0]"] == 32 // 4 + depth
-    beats = 2 * 128 * dh // 4
-    assert cyc["mem_load_kv[t0,kv0]"] == beats + -(-beats // 16) * 4 + depth
+    # KV load over AXI4 (4 elements a word, bursts of 16, 2 cycles of read latency per burst, no pipeline):
+    # 128 K rows of 16 words, then 64 V^T rows of 32 words
+    assert cyc["mem_load_kv[t0,kv0]"] == (128 * 16 + 128 * 2) + 64 * (32 + 2 * 2)
+    # store: 16 beats of k_new/v_new + 1, the K row in one burst (16 + 3), 64 V^T read-modify-writes (3 + 4)
+    assert cyc["mem_store_kv[t0,kv0]"] == 16 + 1 + (16 + 3) + 64 * (3 + 4)
     whole = golden_durations(build_graph(CFG, 1, 128, per_head=False), HW)
     q_whole = whole.cycles[[op.kind for op in build_graph(CFG, 1, 128, per_head=False).ops].index("q_proj")]
     per_head = sum(c for op, c in zip(g.ops, d.cycles, strict=True) if op.kind == "q_proj" and op.token == 0)
@@ -76,7 +80,7 @@ def _entry(kernel: str, pred: int, meas: int, **kw: object) -> dict[str, object]
 
 def test_measured_durations_scale(tmp_path: Path) -> None:
     g = build_graph(CFG, 1, 128, per_head=True)
-    kernels = ["rmsnorm", "gemv", "rope", "qk", "softmax_max", "softmax_exp", "softmax_norm", "av"]
+    kernels = ["rmsnorm", "gemv", "rope", "kv_cache", "qk", "softmax_max", "softmax_exp", "softmax_norm", "av"]
     rows = [_entry(k, 100, 100, pipeline_depth=4) for k in kernels]
     rows[1] = _entry("gemv", 100, 200, pipeline_depth=6)      # gemv measured twice as slow at depth 6
     path = tmp_path / "sim_report.json"
@@ -85,7 +89,7 @@ def test_measured_durations_scale(tmp_path: Path) -> None:
     ops = by_label(g)
     assert d.cycles[ops["q_proj[t0,h0]"].id] == 2 * (64 * 2048 // 8 + 6)
     assert d.cycles[ops["qk[t0,h0]"].id] == 128 * 64 // 8 + 4
-    assert "golden" in d.sources[ops["mem_load_kv[t0,kv0]"].id]  # no RTL kernel for the KV transfers
+    assert d.cycles[ops["mem_load_kv[t0,kv0]"].id] == (128 * 16 + 128 * 2) + 64 * (32 + 2 * 2)  # depth 4 unused
     assert "measured" in d.sources[ops["q_proj[t0,h0]"].id]
     path.write_text(json.dumps([r for r in rows if r["kernel"] != "av"]))
     with pytest.raises(FlowError, match="kernel av is absent"):

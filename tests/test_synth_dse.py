@@ -112,7 +112,7 @@ def test_sweep_caches_and_resumes(tmp_path: Path):
 
 
 def test_project_configure_applies_lanes_and_formats(tmp_path: Path):
-    from pyflow.project_config import load_project_config, small_config
+    from pyflow.project.config import load_project_config, small_config
 
     ctx = dse.DseContext(board="ecp5-85k", freq_mhz=150.0, xls_mhz=200.0, root=tmp_path, small=True)
     small = small_config(load_project_config())

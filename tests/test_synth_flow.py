@@ -164,7 +164,7 @@ def test_real_kernel_through_the_cli(tmp_path: Path):
     """softmax_max at the default config: XLS -> Yosys -> nextpnr on ECP5-85k, report checked against the
     golden cycle formula."""
     from golden import cycles
-    from pyflow.project_config import load_project_config
+    from pyflow.project.config import load_project_config
 
     out = tmp_path / "synth.json"
     p = subprocess.run([sys.executable, "-m", "pyflow", "synth", "--kernel", "softmax_max", "--close-timing", "0",

@@ -3,7 +3,7 @@
 Both are compiled with g++ into one executable (hls/templates/vitis/bench_softmax.cpp.j2) and fed the
 same logit rows (raw values of the config's logit format):
 
-* ``random``: N(0, 2.5) logits with a few strong keys (:func:`pyflow.specs.softmax_max.random_logits`);
+* ``random``: N(0, 2.5) logits with a few strong keys (:func:`hls.kernels.softmax_max.spec.random_logits`);
 * ``decode``: the attention scores (q.k / sqrt(d), every head) of float64 golden decode steps
   (``golden.llama.decode_step``) with seeded random weights and hidden states, quantised to the logit format.
 
@@ -27,11 +27,13 @@ import numpy as np
 
 from golden import llama as gl
 from golden.weights import random_weights
+from hls.kernels.softmax_max.spec import random_logits
+from pyflow.backends.templates import environment, write_if_changed
+from pyflow.backends.vitis.render import render_vitis
 from pyflow.errors import FlowError
-from pyflow.render import BUILD, environment, render_vitis, write_if_changed
+from pyflow.paths import BUILD
 from pyflow.specs import get_spec
-from pyflow.specs._common import clog2
-from pyflow.specs.softmax_max import random_logits
+from pyflow.specs.common import clog2
 from pyflow.tools import gxx
 
 OUT_DIR = BUILD / "bench" / "softmax"

@@ -28,7 +28,7 @@ def register(subparsers: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     from pyflow.bench import softmax_accuracy
     from pyflow.errors import FlowError
-    from pyflow.project_config import load_project_config
+    from pyflow.project.config import load_project_config
 
     if args.rows < 1 or args.decode_steps < 0:
         raise FlowError("bench: --rows must be >= 1 and --decode-steps >= 0")

@@ -21,8 +21,8 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from pyflow.csim import check_report, run_csim
-    from pyflow.project_config import load_project_config
+    from pyflow.backends.vitis.csim import check_report, run_csim
+    from pyflow.project.config import load_project_config
 
     pc = load_project_config(args.config)
     report = run_csim(pc, names=args.kernel, small=args.small)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pyflow.commands.synth import DEFAULT_BOARD
 from pyflow.errors import FlowError
-from pyflow.render import BUILD
+from pyflow.paths import BUILD
 from pyflow.synth.devices import default_clocks, synth_target
 from pyflow.synth.run import HARNESS_MODES
 
@@ -80,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from pyflow.project_config import load_project_config
-    from pyflow.render import write_if_changed
+    from pyflow.backends.templates import write_if_changed
+    from pyflow.project.config import load_project_config
     from pyflow.synth import dse
     from pyflow.synth.kernels import synthesizable
 

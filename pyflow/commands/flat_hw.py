@@ -27,8 +27,8 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from pyflow.flat_hw import flat_hw_report
-    from pyflow.project_config import load_project_config
+    from pyflow.project.config import load_project_config
+    from pyflow.sim.flat_hw import flat_hw_report
 
     flat_hw_report(load_project_config(args.config), measure=args.rtl, simulator=args.sim)
     return 0

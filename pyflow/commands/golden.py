@@ -97,9 +97,9 @@ def _project(args: argparse.Namespace) -> Any | None:
     if getattr(args, "config", None) is None:
         return None
     try:
-        from pyflow.project_config import load_project_config
+        from pyflow.project.config import load_project_config
     except ImportError as exc:
-        raise FlowError(f"--config needs pyflow.project_config ({exc})") from None
+        raise FlowError(f"--config needs pyflow.project.config ({exc})") from None
     try:
         return load_project_config(args.config)
     except ImportError as exc:
@@ -111,7 +111,7 @@ def _model_config(args: argparse.Namespace) -> LlamaConfig:
     from golden.config import LlamaConfig
 
     if getattr(args, "checkpoint", None) is not None:
-        from pyflow.checkpoint import load_config
+        from pyflow.project.checkpoint import load_config
 
         return load_config(args.checkpoint)
     project = _project(args)
@@ -170,7 +170,7 @@ def cmd_llama_decode(args: argparse.Namespace) -> int:
     cfg = _model_config(args)
     x = load_inputs(args.inputs, cfg.hidden_size)
     if args.checkpoint is not None:
-        from pyflow.checkpoint import load_layer
+        from pyflow.project.checkpoint import load_layer
 
         weights = load_layer(args.checkpoint, cfg, args.layer)
     else:
@@ -257,9 +257,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_accuracy(args: argparse.Namespace) -> int:
-    """Handler of ``golden accuracy`` (implemented in :mod:`pyflow.accuracy`)."""
+    """Handler of ``golden accuracy`` (implemented in :mod:`pyflow.bench.accuracy`)."""
     try:
-        from pyflow.accuracy import accuracy_command
+        from pyflow.bench.accuracy import accuracy_command
     except ImportError as exc:
         raise FlowError(f"golden accuracy is not available yet ({exc})") from None
     return accuracy_command(args)

@@ -21,24 +21,23 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from pyflow.csim import SMALL_KERNELS_DIR
-    from pyflow.project_config import load_project_config, small_config
-    from pyflow.render import KERNELS_DIR, RenderResult, render_vitis, write_if_changed
+    from pyflow.backends.templates import RenderResult, write_if_changed
+    from pyflow.backends.vitis.csim import SMALL_KERNELS_DIR
+    from pyflow.backends.vitis.render import render_vitis
+    from pyflow.paths import KERNELS_DIR
+    from pyflow.project.config import load_project_config, small_config
     from pyflow.specs import all_specs
 
     pc = load_project_config(args.config)
     pcx = small_config(pc) if args.small else pc
     out_root = SMALL_KERNELS_DIR if args.small else KERNELS_DIR
     specs = all_specs(pcx, names=tuple(args.kernel) if args.kernel else None)
-    try:
-        from pyflow import rtl
-    except ImportError:  # the DSLX stage is optional here
-        rtl = None
+    from pyflow.backends.xls.dslx import has_dslx, render_dslx
     total = RenderResult()
     for spec in specs:
         r = render_vitis(spec, pcx, out_root)
-        if rtl is not None and "dslx" in spec.langs and rtl.has_template(spec.name):
-            write_if_changed(out_root / spec.name / f"{spec.name}.x", rtl.render_dslx(spec), r)
+        if "dslx" in spec.langs and has_dslx(spec.name):
+            write_if_changed(out_root / spec.name / f"{spec.name}.x", render_dslx(spec), r)
         total.merge(r)
         print(f"  {spec.name:<18} {len(r.written):>3} written, {len(r.unchanged):>3} unchanged", flush=True)
     print(f"kernels: {len(specs)} rendered into {out_root} ({len(total.written)} files written, "

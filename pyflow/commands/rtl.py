@@ -26,9 +26,9 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from pyflow.backends.xls.build import has_template, run_stage
     from pyflow.errors import FlowError
-    from pyflow.project_config import load_project_config
-    from pyflow.rtl import has_template, run_stage
+    from pyflow.project.config import load_project_config
     from pyflow.specs import KERNELS, all_specs
 
     pc = load_project_config(args.config)

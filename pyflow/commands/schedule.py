@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
         "(ui.perfetto.dev), a native .pftrace and a Gantt PNG, plus summary.json.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--config", type=Path, help="project config TOML (default: pyflow/configs/default.toml)")
+    p.add_argument("--config", type=Path, help="project config TOML (default: pyflow/project/configs/default.toml)")
     p.add_argument("--tokens", type=int, default=DEFAULT_TOKENS, help="decode tokens T")
     p.add_argument("--heads", choices=("1", "all"), default="all",
                    help="'all': per-head ops (GQA sharing of KV heads); '1': whole-layer ops")
@@ -73,7 +73,7 @@ def _check(args: argparse.Namespace) -> None:
 
 def cmd_schedule(args: argparse.Namespace) -> int:
     """Run the scheduler and write the outputs."""
-    from pyflow.project_config import load_project_config
+    from pyflow.project.config import load_project_config
     from pyflow.reports import atomic_write_bytes, write_json_atomic
     from pyflow.schedule.algorithms import ALGOS, make_instance, run_algo
     from pyflow.schedule.bounds import critical_path, lower_bounds
@@ -87,7 +87,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         graph = build_graph(pc.model, args.tokens, ctx, args.heads == "all", args.mode, args.o_proj_blocks)
     except ValueError as exc:
         raise FlowError(f"schedule: {exc}") from None
-    hw = Hw(lanes=pc.lanes, clock_mhz=pc.clock_mhz, depth=args.depth)
+    hw = Hw.from_config(pc, depth=args.depth)
     dur = get_durations(graph, hw, args.durations, args.profile, args.sim_report)
     inst = make_instance(dur.cycles, graph.preds, [op.is_mem for op in graph.ops], args.engines, args.mem_engines)
     bounds = lower_bounds(inst.durations, inst.preds, inst.op_class, inst.engine_class)

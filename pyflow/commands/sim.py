@@ -28,8 +28,8 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from pyflow.project_config import load_project_config
-    from pyflow.sim_flow import run_sim
+    from pyflow.project.config import load_project_config
+    from pyflow.sim.flow import run_sim
     from testbench.runner import default_simulator
 
     pc = load_project_config(args.config)

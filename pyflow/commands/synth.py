@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from pyflow.errors import FlowError
-from pyflow.render import BUILD
+from pyflow.paths import BUILD
 from pyflow.synth.devices import all_boards, default_clocks, synth_target
 from pyflow.synth.run import HARNESS_MODES, tool_versions
 
@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--board", default=DEFAULT_BOARD, help=f"one of: {', '.join(all_boards())} "
                    f"(default {DEFAULT_BOARD})")
-    p.add_argument("--config", default=None, help="project config TOML (default: pyflow/configs/default.toml)")
+    p.add_argument("--config", default=None, help="project config TOML (default: pyflow/project/configs/default.toml)")
     p.add_argument("--kernel", action="append", default=None, metavar="K",
                    help="only this kernel (repeatable; default: every kernel with RTL)")
     p.add_argument("--freq", type=float, default=None, metavar="MHZ",
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from pyflow.project_config import load_project_config
+    from pyflow.project.config import load_project_config
     from pyflow.synth import kernels as ks
     from pyflow.synth import table
 

@@ -26,10 +26,12 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from pyflow.boards import get_board
+    from pyflow.backends.templates import write_if_changed
+    from pyflow.backends.vitis.render import render_vitis
     from pyflow.errors import FlowError
-    from pyflow.project_config import load_project_config, small_config
-    from pyflow.render import BUILD, render_vitis, write_if_changed
+    from pyflow.paths import BUILD
+    from pyflow.project.boards import get_board
+    from pyflow.project.config import load_project_config, small_config
     from pyflow.specs import all_specs, get_spec
     from pyflow.tools import vitis
 

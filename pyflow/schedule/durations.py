@@ -1,16 +1,16 @@
 """Op durations in clock cycles from one of three sources (:data:`SOURCES`).
 
-* ``golden``: the cycle model ``golden.cycles`` at each op's shape, with the config's lanes and a
-  pipeline depth (``--depth``, default :data:`DEFAULT_DEPTH` since no compile result is read here).  A
-  dimension that a lane count does not divide is padded up to a multiple of it (a part-filled last beat).
-  Per-head kernels (qk, softmax_*, av) run once per query head, so a whole-layer op costs ``heads`` times
-  one invocation; projections, RoPE and KV transfers of a whole layer are one longer stream.
+* ``golden``: each op's kernel spec (the one whose module lists the op in ``OPS``) gives its cycle formula
+  (``golden.cycles``) at the op's shape (``KernelSpec.op_cycles``), with the config's lanes and a pipeline
+  depth (``--depth``, default :data:`DEFAULT_DEPTH` since no compile result is read here).  A dimension that
+  a lane count does not divide is padded up to a multiple of it (a part-filled last beat).  Per-head kernels
+  (qk, softmax_*, av) run once per query head, so a whole-layer op costs ``heads`` times one invocation;
+  projections and RoPE of a whole layer are one longer stream, KV transfers one per KV head.
 * ``measured``: ``build/report/sim_report.json`` from the RTL flow.  For each kernel the first entry with
   ``outputs_match`` true gives ``ratio = cycles_measured / cycles_predicted`` (each an int total or a
   ``[first, last]`` pair, total = last + 1) and its ``pipeline_depth`` (default depth when absent).  An op
   then lasts ``round(ratio * golden formula at the op's shape with that depth)``: the measured depth and
-  any measured slowdown carry over to the op's real shape.  The KV-cache transfers have no stream kernel;
-  without a ``kv_cache`` entry they keep the golden model (marked so in the sources).
+  any measured slowdown carry over to the op's real shape.
 * ``profile``: a user JSON file of per-op times, e.g. measured on a CPU/GPU::
 
       {"unit": "us", "ops": {"rmsnorm": 1.2, "q_proj": 3.4, ...}}
@@ -29,50 +29,43 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from golden import cycles as cyc
 from golden.llama import CHAIN_OPS
 from pyflow.errors import FlowError
 from pyflow.schedule.graph import Graph, Op
+from pyflow.specs import get_spec, op_kernels
+from pyflow.specs.base import KernelSpec
 
 SOURCES: tuple[str, ...] = ("golden", "measured", "profile")
 #: Pipeline depth (cycles) of every kernel when no compile/simulation result says otherwise.
 DEFAULT_DEPTH = 4
-#: AXI4 burst length (beats) and per-burst address/response overhead (cycles) of the KV-cache port.
-KV_BURST = 16
-KV_BURST_GAP = 4
-#: Hardware kernel of each chain op (the kernel names of the RTL flow's reports).
-OP_KERNEL: dict[str, str] = {
-    "rmsnorm": "rmsnorm", "q_proj": "gemv", "k_proj": "gemv", "v_proj": "gemv", "o_proj": "gemv",
-    "rope_q": "rope", "rope_k": "rope", "mem_store_kv": "kv_cache", "mem_load_kv": "kv_cache",
-    "qk": "qk", "softmax_max": "softmax_max", "softmax_exp": "softmax_exp",
-    "softmax_norm": "softmax_norm", "av": "av",
-}
-assert set(OP_KERNEL) == set(CHAIN_OPS)
-#: The ``[lanes]`` key of the project config that sets each kernel's lanes.
-KERNEL_LANES: dict[str, str] = {
-    "rmsnorm": "rmsnorm", "gemv": "gemv", "rope": "rope", "kv_cache": "kv_cache", "qk": "qk",
-    "softmax_max": "softmax", "softmax_exp": "softmax", "softmax_norm": "softmax", "av": "av",
-}
-#: Kernels without an RTL stream implementation: the golden model stands in when not measured.
-NO_RTL_KERNELS: frozenset[str] = frozenset({"kv_cache"})
 
 
 @dataclass(frozen=True)
 class Hw:
-    """Hardware parameters of the cycle model."""
+    """The hardware the ops run on: for each chain op, the spec of the kernel that implements it (at the
+    project config's lanes: it knows its own cycle formula at any op shape), the clock, a default depth."""
 
-    lanes: Mapping[str, int]
+    kernels: Mapping[str, KernelSpec]
     clock_mhz: float
     depth: int = DEFAULT_DEPTH
-    kv_burst: int = KV_BURST
-    kv_burst_gap: int = KV_BURST_GAP
 
-    def lanes_of(self, kernel: str) -> int:
-        """Lanes of ``kernel`` from the config's ``[lanes]`` table."""
-        key = KERNEL_LANES[kernel]
-        if key not in self.lanes:
-            raise FlowError(f"schedule: the config has no lanes.{key} (needed by kernel {kernel})")
-        return int(self.lanes[key])
+    @classmethod
+    def from_config(cls, pc: Any, depth: int = DEFAULT_DEPTH) -> Hw:  # noqa: ANN401 (ProjectConfig)
+        """Every chain op's kernel spec built from project config ``pc``."""
+        by_kernel: dict[str, KernelSpec] = {}
+        ops: dict[str, KernelSpec] = {}
+        for op, kernel in op_kernels().items():
+            if kernel not in by_kernel:
+                by_kernel[kernel] = get_spec(kernel, pc)
+            ops[op] = by_kernel[kernel]
+        missing = set(CHAIN_OPS) - set(ops)
+        if missing:
+            raise FlowError(f"schedule: no kernel implements op {sorted(missing)[0]}")
+        return cls(ops, float(pc.clock_mhz), int(depth))
+
+    def kernel_of(self, op_kind: str) -> str:
+        """Name of the kernel that runs ops of kind ``op_kind``."""
+        return self.kernels[op_kind].name
 
 
 @dataclass
@@ -92,31 +85,15 @@ class Durations:
         return out
 
 
-def _pad(n: int, m: int) -> int:
-    return -(-n // m) * m
-
-
 def model_cycles(op: Op, hw: Hw, depth: int | None = None) -> int:
-    """Cycles of ``op`` (first input to last output, inclusive) by the golden cycle model."""
-    dep = hw.depth if depth is None else int(depth)
-    kernel = OP_KERNEL[op.kind]
-    p = hw.lanes_of(kernel)
-    s = op.shape_dict()
-    inv = s.get("invocations", 1)
-    if kernel == "rmsnorm":
-        return cyc.rmsnorm(_pad(s["n"], p), p, dep).total
-    if kernel == "gemv":
-        return cyc.gemv(s["n_out"], _pad(s["n_in"], p), p, dep).total
-    if kernel == "rope":
-        return cyc.rope(s["n_vec"], _pad(s["head_dim"], 2 * p), p, dep).total
-    if kernel == "kv_cache":
-        return cyc.kv_transfer(s["n_rows"], _pad(s["head_dim"], p), p, dep, hw.kv_burst, hw.kv_burst_gap).total
-    if kernel == "qk":
-        return inv * cyc.qk(s["n"], _pad(s["head_dim"], p), p, dep).total
-    if kernel == "av":
-        return inv * cyc.av(_pad(s["n"], p), s["head_dim"], p, dep).total
-    fn = {"softmax_max": cyc.softmax_max, "softmax_exp": cyc.softmax_exp, "softmax_norm": cyc.softmax_norm}
-    return inv * fn[kernel](_pad(s["n"], p), p, dep).total
+    """Cycles of ``op`` (first input to last output, inclusive): its kernel's cycle formula at the op's shape."""
+    spec = hw.kernels[op.kind]
+    if spec.op_cycles is None:
+        raise FlowError(f"schedule: kernel {spec.name} has no cycle formula for op shapes")
+    try:
+        return spec.op_cycles(op.kind, op.shape_dict(), hw.depth if depth is None else int(depth)).total
+    except ValueError as exc:
+        raise FlowError(f"schedule: {op.label}: {exc}") from None
 
 
 def golden_durations(graph: Graph, hw: Hw) -> Durations:
@@ -163,15 +140,12 @@ def _sim_entries(raw: Any, path: Path) -> list[dict[str, Any]]:
 def measured_durations(graph: Graph, hw: Hw, path: Path) -> Durations:
     """Ops scaled from RTL-simulated cycles (see the module docstring)."""
     entries = _sim_entries(_load_json(path, "measured: simulation report"), path)
-    needed = sorted({OP_KERNEL[op.kind] for op in graph.ops})
+    needed = sorted({hw.kernel_of(op.kind) for op in graph.ops})
     scale: dict[str, tuple[float, int, str]] = {}
     notes: list[str] = []
     for kernel in needed:
         rows = [e for e in entries if e.get("kernel") == kernel]
         if not rows:
-            if kernel in NO_RTL_KERNELS:
-                notes.append(f"{kernel}: no RTL entry, golden cycle model used")
-                continue
             raise FlowError(f"measured: kernel {kernel} is absent from {path} (run `make sim` or use "
                             "--durations golden)")
         good = [e for e in rows if e.get("outputs_match") is True]
@@ -189,14 +163,10 @@ def measured_durations(graph: Graph, hw: Hw, path: Path) -> Durations:
         scale[kernel] = (meas / pred, depth, str(e.get("simulator", "?")))
     cycles, sources = [], []
     for op in graph.ops:
-        kernel = OP_KERNEL[op.kind]
-        if kernel in scale:
-            ratio, depth, sim = scale[kernel]
-            cycles.append(max(1, round(ratio * model_cycles(op, hw, depth))))
-            sources.append(f"measured ({kernel} on {sim}: x{ratio:.3f}, depth {depth})")
-        else:
-            cycles.append(model_cycles(op, hw))
-            sources.append(f"golden (depth {hw.depth}; no RTL {kernel})")
+        kernel = hw.kernel_of(op.kind)
+        ratio, depth, sim = scale[kernel]
+        cycles.append(max(1, round(ratio * model_cycles(op, hw, depth))))
+        sources.append(f"measured ({kernel} on {sim}: x{ratio:.3f}, depth {depth})")
     return Durations(cycles, sources, "measured", notes)
 
 

@@ -40,7 +40,7 @@ class Op:
 
     ``unit`` says what ``index`` counts: ``"q"`` (query head), ``"kv"`` (KV head), ``"block"`` (o_proj
     row block) or ``"layer"`` (whole layer, index None).  ``shape`` holds the cycle-formula arguments
-    (see :func:`pyflow.schedule.durations.model_cycles`).
+    (the arguments of each kernel spec's ``op_cycles``).
     """
 
     id: int
@@ -122,9 +122,9 @@ def build_graph(cfg: LlamaConfig, tokens: int = 2, ctx: int = 128, per_head: boo
                 k = g.add("k_proj", t, "kv", j, [norm], n_out=d, n_in=hid)
                 v = g.add("v_proj", t, "kv", j, [norm], n_out=d, n_in=hid)
                 rk = g.add("rope_k", t, "kv", j, [k], n_vec=1, head_dim=d)
-                store[j] = g.add("mem_store_kv", t, "kv", j, [rk, v], n_rows=2, head_dim=d)
+                store[j] = g.add("mem_store_kv", t, "kv", j, [rk, v], kv_heads=1, head_dim=d)
                 dep = [store[j]] + ([prev_store[j]] if mode == "kv-only" and j in prev_store else [])
-                load[j] = g.add("mem_load_kv", t, "kv", j, dep, n_rows=2 * n, head_dim=d)
+                load[j] = g.add("mem_load_kv", t, "kv", j, dep, kv_heads=1, n=n, head_dim=d)
             outs = []
             for h in range(nq):
                 q = g.add("q_proj", t, "q", h, [norm], n_out=d, n_in=hid)
@@ -142,9 +142,9 @@ def build_graph(cfg: LlamaConfig, tokens: int = 2, ctx: int = 128, per_head: boo
             v = g.add("v_proj", t, "layer", None, [norm], n_out=cfg.kv_dim, n_in=hid)
             rq = g.add("rope_q", t, "layer", None, [q], n_vec=nq, head_dim=d)
             rk = g.add("rope_k", t, "layer", None, [k], n_vec=nk, head_dim=d)
-            st = g.add("mem_store_kv", t, "layer", None, [rk, v], n_rows=2 * nk, head_dim=d)
+            st = g.add("mem_store_kv", t, "layer", None, [rk, v], kv_heads=nk, head_dim=d)
             dep = [st] + ([prev_store[0]] if mode == "kv-only" and prev_store else [])
-            ld = g.add("mem_load_kv", t, "layer", None, dep, n_rows=2 * nk * n, head_dim=d)
+            ld = g.add("mem_load_kv", t, "layer", None, dep, kv_heads=nk, n=n, head_dim=d)
             s = g.add("qk", t, "layer", None, [rq, ld], n=n, head_dim=d, invocations=nq)
             for kind in ("softmax_max", "softmax_exp", "softmax_norm"):
                 s = g.add(kind, t, "layer", None, [s], n=n, invocations=nq)

@@ -26,6 +26,8 @@ Contract shared by every consumer (C++ and RTL testbenches alike)
   ``{output port name: stream-order raw array}`` and is the bit-exact reference every implementation must
   match.  It wraps the lead's ``golden.llama_fixed`` op, reordering between tensor and stream layouts.
 * **make_vectors(seed)** returns deterministic, realistic input arrays (same seed -> same arrays).
+* **op_cycles(op, shape, depth)** gives the same formula at the shape of one op of the decode chain (the
+  kernel module's ``OPS`` lists the ops it implements), for the scheduler.
 * **cycles(depth)** returns a ``golden.cycles.Timing`` (``first`` / ``last`` output-beat cycles counted
   from the first input handshake, ``busy`` beats) for a kernel of latency ``depth`` (docs/FIXED_POINT.md).
 * **luts**: name -> :class:`Lut` (raw int values + element format).  Templates must take LUT contents and
@@ -40,7 +42,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -72,6 +74,7 @@ class Port:
     name: str
     direction: Direction
     fmt: Fmt
+    _: KW_ONLY
     lanes: int = 1
     beats: int = 1
     tlast_every: int = 0
@@ -178,7 +181,9 @@ class Lut:
     @property
     def index_bits(self) -> int:
         """Address width (``ceil(log2(depth))``, at least 1)."""
-        return max(1, int(self.depth - 1).bit_length())
+        from pyflow.specs.common import index_bits
+
+        return index_bits(self.depth)
 
 
 @dataclass(frozen=True, eq=False)
@@ -195,6 +200,11 @@ class KernelSpec:
     consts: Mapping[str, Any] = field(default_factory=dict)
     langs: tuple[str, ...] = ("vitis", "dslx")
     doc: str = ""
+    #: The ``[lanes]`` key of the project config that sets this kernel's lanes (None: derived, e.g. a top).
+    lanes_key: str | None = None
+    #: Cycles of one chain op this kernel implements at that op's shape: ``op_cycles(op, shape, depth)``
+    #: (``shape`` as the scheduler's graph gives it); the scheduler and the timing models ask this.
+    op_cycles: Callable[[str, Mapping[str, int], int], Timing] | None = None
 
     def __post_init__(self) -> None:
         names = [p.name for p in self.ports]

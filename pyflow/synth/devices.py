@@ -1,6 +1,6 @@
 """Synthesis targets: what the open flow (Yosys + nextpnr) and the Yosys AMD estimate need per board.
 
-Board names, families, parts, devices and packages come from :mod:`pyflow.boards` (one source of truth).
+Board names, families, parts, devices and packages come from :mod:`pyflow.project.boards` (one source of truth).
 This module adds only what synthesis needs beyond that table:
 
 * the Yosys ``synth_*`` command of each family, and the nextpnr device arguments;
@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pyflow.boards import BOARDS, Board
+from pyflow.backends.xls.ffi import ECP5_DSP_DEFINE, ECP5_POST_SYNTH
 from pyflow.errors import FlowError
-from pyflow.prims import ECP5_DSP_DEFINE, ECP5_POST_SYNTH
+from pyflow.project.boards import BOARDS, Board
 
-#: Open-flow boards not (yet) in pyflow.boards.BOARDS.
+#: Open-flow boards not (yet) in pyflow.project.boards.BOARDS.
 EXTRA_BOARDS: dict[str, Board] = {
     b.name: b
     for b in (
@@ -74,7 +74,7 @@ class SynthTarget:
     nextpnr_args: tuple[str, ...] = ()
     io_pins: int | None = None
     capacity: dict[str, int] = field(default_factory=dict)
-    #: Verilog defines for Yosys (``FLATFLOW_ECP5_DSP``: the multipliers of pyflow.prims as MULT18X18D).
+    #: Verilog defines for Yosys (``FLATFLOW_ECP5_DSP``: the multipliers of pyflow.backends.xls.ffi as MULT18X18D).
     defines: tuple[str, ...] = ()
     #: Yosys cell libraries read as blackboxes before elaboration (the primitives the defines instantiate).
     libs: tuple[str, ...] = ()

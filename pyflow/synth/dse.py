@@ -10,8 +10,8 @@ A sweep is a list of :class:`DsePoint` (kernel, lanes, format overrides) evaluat
 * ``sim_cycles(config, point, ctx, workdir) -> int | None``: cycles measured by RTL simulation (run on a
   sample of the points only, to check the cycle model).
 
-:data:`PROJECT_HOOKS` wires them to the real flow (project config, XLS via pyflow.rtl, golden.cycles via the
-spec, pyflow.accuracy, pyflow.rtl_sim).  Each point's result is cached as ``points/<key>.json`` (key = hash
+:data:`PROJECT_HOOKS` wires them to the real flow (project config, XLS via pyflow.backends.xls.build, golden.cycles via
+the spec, pyflow.bench.accuracy, pyflow.sim.kernel).  Each point's result is cached as ``points/<key>.json`` (key = hash
 of the point, target, clocks, config text and flow version), so an interrupted sweep resumes where it
 stopped.  Outputs: ``dse.csv`` and ``dse_pareto.png`` (decode-step latency vs LUTs and vs DSPs, Pareto
 fronts per kernel).
@@ -32,8 +32,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pyflow.backends.templates import write_if_changed
 from pyflow.errors import FlowError
-from pyflow.render import write_if_changed
 from pyflow.synth.devices import synth_target
 from pyflow.synth.run import FLOW_VERSION, SynthJob, synth_one
 
@@ -309,16 +309,17 @@ def project_configure(ctx: DseContext, point: DsePoint) -> Any:  # noqa: ANN401
     """The project config (default overlaid with ``ctx.config``) with the point's lanes and formats."""
     import tomllib
 
-    from pyflow import project_config as pcm
-    from pyflow.schedule.durations import KERNEL_LANES
+    from pyflow.project import config as pcm
+    from pyflow.specs import lanes_key
 
     raw = tomllib.loads(pcm.DEFAULT_CONFIG.read_text())
     if ctx.config_text:
         pcm.merge_tables(raw, tomllib.loads(ctx.config_text))
-    if point.kernel not in KERNEL_LANES:
+    key = lanes_key(point.kernel)
+    if key is None:
         raise FlowError(f"dse: kernel {point.kernel} has no lanes key")
     base = Path(ctx.config).parent if ctx.config else None
-    if ctx.small:  # the small test dimensions of pyflow.project_config.small_config, lanes overridable
+    if ctx.small:  # the small test dimensions of pyflow.project.config.small_config, lanes overridable
         sm = pcm.small_config(pcm.from_dict(copy.deepcopy(raw), base_dir=base))
         m = sm.model
         raw.setdefault("model", {}).pop("hf_config", None)
@@ -326,7 +327,7 @@ def project_configure(ctx: DseContext, point: DsePoint) -> Any:  # noqa: ANN401
                             num_key_value_heads=m.num_key_value_heads, head_dim=m.head_dim)
         raw.setdefault("context", {})["length"] = sm.context_length
         raw["lanes"] = dict(sm.lanes)
-    over: dict[str, Any] = {"lanes": {KERNEL_LANES[point.kernel]: point.lanes}}
+    over: dict[str, Any] = {"lanes": {key: point.lanes}}
     if point.formats:
         over["formats"] = {n: {"width": w, "frac": f} for n, w, f in point.formats}
     pcm.merge_tables(raw, over)
@@ -347,17 +348,18 @@ ERR_CTX = 8
 
 
 def project_error(pc: Any, point: DsePoint) -> dict[str, float] | None:  # noqa: ANN401
-    """Worst relative / absolute error of the ops the kernel implements (pyflow.accuracy: fixed point vs
+    """Worst relative / absolute error of the ops the kernel implements (pyflow.bench.accuracy: fixed point vs
     float64 over a short decode run at the point's formats)."""
-    from pyflow import accuracy
-    from pyflow.schedule.durations import OP_KERNEL
+    from pyflow.bench import accuracy
+    from pyflow.specs import op_kernels
 
     m = pc.model
     tag = f"{point.formats_label} {m.hidden_size} {m.num_attention_heads} {m.head_dim} {pc.context_length}"
     if tag not in _ERR_CACHE:
         rep = accuracy.accuracy_report(pc.model, pc.scheme, min(ERR_CTX, pc.context_length), seed=0)
         _ERR_CACHE[tag] = rep["realistic"]["ops"]
-    ops = [e for op, e in _ERR_CACHE[tag].items() if OP_KERNEL.get(op) == point.kernel]
+    kernel_of = op_kernels()
+    ops = [e for op, e in _ERR_CACHE[tag].items() if kernel_of.get(op) == point.kernel]
     if not ops:
         return None
     return {"max_abs": max(e["max_abs"] for e in ops), "max_rel": max(e["max_rel"] for e in ops)}
@@ -365,7 +367,8 @@ def project_error(pc: Any, point: DsePoint) -> dict[str, float] | None:  # noqa:
 
 def project_sim_cycles(pc: Any, point: DsePoint, ctx: DseContext, work: Path) -> int | None:  # noqa: ANN401
     """Cycles (first input to last output, inclusive) measured by RTL simulation of the point's kernel."""
-    from pyflow import rtl, rtl_sim
+    from pyflow.backends.xls import build as rtl
+    from pyflow.sim import kernel as rtl_sim
     from pyflow.specs import get_spec
 
     res = rtl_sim.run_kernel(get_spec(point.kernel, pc), ctx.simulator, build_root=work,

@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from pyflow.backends.templates import environment, write_if_changed
 from pyflow.errors import FlowError
-from pyflow.render import environment, write_if_changed
 from pyflow.tools import yosys
 
 #: Port names treated as the clock / the reset (connected to pins, not to the input chain).

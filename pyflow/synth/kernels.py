@@ -1,4 +1,4 @@
-"""The project's kernels as synthesis jobs: spec -> XLS Verilog (pyflow.rtl) -> :class:`SynthJob`.
+"""The project's kernels as synthesis jobs: spec -> XLS Verilog (pyflow.backends.xls.build) -> :class:`SynthJob`.
 
 Cycles per kernel come from the spec's golden cycle formula at the pipeline latency XLS reports
 (``spec.cycles(latency).total``: one invocation, first input handshake to last output beat).
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pyflow.errors import FlowError
-from pyflow.render import BUILD, KERNELS_DIR
+from pyflow.paths import BUILD, KERNELS_DIR
 from pyflow.synth.devices import SynthTarget
 from pyflow.synth.run import SynthJob, parallel_map, synth_one, tool_versions
 
@@ -29,7 +29,7 @@ CLOSURE_MAX_S = 600.0
 
 def synthesizable(pc: Any, names: Sequence[str] | None = None) -> list[Any]:  # noqa: ANN401
     """Specs of the kernels that have RTL (a DSLX template), in dataflow order; FlowError for unknown names."""
-    from pyflow import rtl
+    from pyflow.backends.xls import build as rtl
     from pyflow.specs import KERNELS, all_specs
 
     if names:
@@ -54,7 +54,7 @@ def rtl_root(xls_mhz: float, default_mhz: float) -> Path:
 
 def kernel_job(spec: Any, xls_mhz: float, build_root: Path = BUILD) -> SynthJob:  # noqa: ANN401
     """Compile ``spec`` to Verilog with XLS at ``xls_mhz`` (cached by the RTL stage) and wrap it as a job."""
-    from pyflow import rtl
+    from pyflow.backends.xls import build as rtl
 
     b = rtl.build_kernel(spec, rtl.xls_options(xls_mhz), build_root, lint=False)
     cycles = int(spec.cycles(b.latency).total) if spec.cycles is not None else None

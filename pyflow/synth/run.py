@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pyflow.backends.templates import environment, write_if_changed
 from pyflow.errors import FlowError
-from pyflow.render import TEMPLATES, environment, write_if_changed
+from pyflow.paths import TEMPLATES
 from pyflow.synth import harness as hz
 from pyflow.synth import reports
 from pyflow.synth.devices import SynthTarget

@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from pyflow.render import write_if_changed
+from pyflow.backends.templates import write_if_changed
 from pyflow.synth.devices import SynthTarget
 
 #: Version of the report schema (docs/SYNTH.md).

@@ -8,7 +8,7 @@ Latency convention (used by the cycle model): XLS numbers its pipeline stages 0.
 register level between consecutive stages, so an input accepted at edge ``t`` leaves the core at
 edge ``t + S - 1``; each I/O flop level (skid buffer) adds one more cycle.  :attr:`XlsResult.latency` is
 that sum, parsed from the generated Verilog.  By default no I/O is flopped here: the AXI4-Stream wrapper
-(:mod:`pyflow.rtl`) buffers the inputs, registers the outputs in its output FIFO and ties the core's
+(:mod:`pyflow.backends.xls.build`) buffers the inputs, registers the outputs in its output FIFO and ties the core's
 output ready high, so XLS's stage-to-stage stall chain folds away in synthesis.
 """
 
@@ -69,7 +69,7 @@ class XlsOptions:
     #: Initiation interval every proc must reach (1: one activation per cycle in steady state).
     worst_case_throughput: int = 1
     #: Delay XLS assumes for an FFI call (``#[extern_verilog]``: the DSP and ROM primitives of
-    #: pyflow.prims); None = one clock period, which gives every primitive a pipeline stage of its own.
+    #: pyflow.backends.xls.ffi); None = one clock period, which gives every primitive a pipeline stage of its own.
     ffi_delay_ps: int | None = None
 
     def __post_init__(self) -> None:

@@ -1,0 +1,78 @@
+"""Softmax pass 3: ``p_j = e_j / sum`` through the reciprocal table (one table read per row).
+
+Ports: ``sum`` (softmax_exp's sum format, 1 beat), ``exp`` (exp, P lanes, N/P beats) -> ``prob`` (prob,
+P lanes, N/P beats).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from golden import cycles
+from golden import llama_fixed as lf
+from hls.kernels.softmax_exp.spec import sum_fmt
+from hls.kernels.softmax_max.spec import random_logits
+from pyflow.specs.base import Arrays, KernelSpec, Lut, Port
+from pyflow.specs.common import lut_fmt, pad_to
+
+NAME = "softmax_norm"
+#: The chain ops (golden.llama.CHAIN_OPS) this kernel implements.
+OPS = ("softmax_norm",)
+#: The [lanes] key of the project config that sets this kernel\'s lanes.
+LANES_KEY = "softmax"
+
+
+def random_exps(r: np.random.Generator, n: int, s) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    """exp values and their sum from realistic logits via the golden passes 1 and 2."""
+    logits = random_logits(r, n, s)
+    e, total = lf.softmax_exp(logits, lf.softmax_max(logits), s)
+    return e, np.atleast_1d(total)
+
+
+def random_probs(r: np.random.Generator, n: int, s) -> np.ndarray:  # noqa: ANN001
+    """Probabilities from realistic logits via the full golden softmax."""
+    e, total = random_exps(r, n, s)
+    return lf.softmax_norm(e, total[0], s)
+
+
+def norm_consts(s, n: int) -> dict[str, int]:  # noqa: ANN001 (FixedScheme)
+    """Integer constants of :func:`golden.llama_fixed.softmax_norm` for the templates."""
+    return {
+        "RECIP_LUT_BITS": s.recip_lut_bits,
+        "RECIP_LUT_FRAC": s.recip_lut_frac,
+        "SUM_MSB_MAX": sum_fmt(s, n).width - 1,
+    }
+
+
+def build(pc) -> KernelSpec:  # noqa: ANN001
+    """The softmax_norm spec for project config ``pc``."""
+    s = pc.scheme
+    n, p = pc.context_length, pc.lanes[LANES_KEY]
+    ports = (
+        Port("sum", "in", sum_fmt(s, n), lanes=1, beats=1, tlast_every=1, doc="exact exp sum (softmax_exp)"),
+        Port("exp", "in", s.exp, lanes=p, beats=n // p, tlast_every=n // p),
+        Port("prob", "out", s.prob, lanes=p, beats=n // p, tlast_every=n // p),
+    )
+
+    def golden(ins: Arrays) -> Arrays:
+        return {"prob": lf.softmax_norm(ins["exp"], ins["sum"][0], s)}
+
+    def make_vectors(seed: int) -> Arrays:
+        e, total = random_exps(np.random.default_rng([seed, 3]), n, s)
+        return {"sum": total, "exp": e}
+
+    return KernelSpec(
+        name=NAME,
+        params={"N": n, "P": p},
+        consts={"BEATS": n // p, **norm_consts(s, n)},
+        luts={"recip": Lut(s.recip_lut, lut_fmt(s.recip_lut, s.recip_lut_frac))},
+        ports=ports,
+        golden=golden,
+        make_vectors=make_vectors,
+        cycles=lambda depth: cycles.softmax_norm(n, p, depth),
+        lanes_key=LANES_KEY,
+        op_cycles=lambda op, shape, depth: cycles.repeat(
+            cycles.softmax_norm(pad_to(shape["n"], p), p, depth),
+            shape.get("invocations", 1)),
+        doc=__doc__.splitlines()[0],
+    )

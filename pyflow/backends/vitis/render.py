@@ -1,0 +1,78 @@
+"""Vitis backend, render step: kernel spec -> Vitis HLS C++ kernel, header, C testbench, Tcl and vectors.
+
+Layout of ``build/kernels/<name>/``::
+
+    <name>.h          types (one per port format / LUT), beat types, the top-level prototype
+    <name>.cpp        the kernel (Vitis HLS C++, template hls/kernels/<name>/<name>.cpp.j2)
+    <name>_tb.cpp     C testbench: reads vectors/, drives the kernel, compares every word bit for bit
+    vectors/<port>.in.txt   input raw values, stream order, one signed decimal per line
+    vectors/<port>.exp.txt  expected output raw values (golden model), same format
+    run_hls.tcl       Vitis HLS project script (csim, csynth, cosim, export)
+
+Files are written atomically and only when their content changed, so a second run with no change rewrites
+nothing and keeps every mtime.  The C-sim-only shim ``build/kernels/_shim/ap_axi_sdata.h`` stands in for
+Vitis' AXI-stream side-channel header, which the hls4ml ap_types copy lacks
+(hls/templates/vitis/ap_axi_sdata_shim.h.j2).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pyflow.backends.templates import RenderResult, environment, render, write_if_changed
+from pyflow.paths import KERNELS_DIR
+from pyflow.specs.base import KernelSpec
+
+VECTOR_SEED = 0
+
+
+def vectors_text(raw: np.ndarray) -> str:
+    """One signed decimal per line, stream order."""
+    arr = np.asarray(raw, dtype=np.int64).reshape(-1)
+    return "\n".join(map(str, arr.tolist())) + "\n"
+
+
+def render_shim(out_root: Path = KERNELS_DIR, result: RenderResult | None = None) -> Path:
+    """Write the C-sim ``ap_axi_sdata.h`` shim into ``out_root/_shim``; return that folder."""
+    env = environment("vitis")
+    shim = Path(out_root) / "_shim"
+    write_if_changed(shim / "ap_axi_sdata.h", env.get_template("ap_axi_sdata_shim.h.j2").render(), result)
+    return shim
+
+
+def render_vitis(spec: KernelSpec, pc: Any, out_root: Path = KERNELS_DIR, seed: int = VECTOR_SEED,
+                 with_vectors: bool = True) -> RenderResult:
+    """Render the Vitis C++ kernel, header, testbench, Tcl and vectors of ``spec`` into out_root/<name>."""
+    result = RenderResult()
+    env = environment("vitis", spec.name)
+    out = Path(out_root) / spec.name
+    extra = {
+        "clock_period_ns": pc.clock_period_ns,
+        "part": vitis_part(pc),
+        "extra_includes": [f"../{dep}" for dep in spec.params.get("includes", ())],
+    }
+    files = {f"{spec.name}.h": "kernel.h.j2", f"{spec.name}.cpp": f"{spec.name}.cpp.j2",
+             f"{spec.name}_tb.cpp": "tb.cpp.j2", "ff_common.h": "ff_common.h.j2", "run_hls.tcl": "tcl/vitis_hls.tcl.j2"}
+    for fname, template in files.items():
+        write_if_changed(out / fname, render(spec, "vitis", template, extra, env), result)
+    if with_vectors:
+        ins, exp = spec.vectors(seed)
+        for p in spec.inputs:
+            write_if_changed(out / "vectors" / f"{p.name}.in.txt", vectors_text(ins[p.name]), result)
+        for p in spec.outputs:
+            write_if_changed(out / "vectors" / f"{p.name}.exp.txt", vectors_text(exp[p.name]), result)
+    render_shim(out_root, result)
+    return result
+
+
+def vitis_part(pc: Any) -> str:
+    """The AMD part the Vitis projects target: the config's board, or the U280 for an open-flow board."""
+    board = pc.board
+    if board.flow == "vitis":
+        return board.part
+    from pyflow.project.boards import BOARDS
+
+    return BOARDS["u280"].part

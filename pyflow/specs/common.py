@@ -1,0 +1,57 @@
+"""Small helpers shared by the spec modules: bounds, vector generators, standard port shapes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from golden.fixed import Fmt
+
+
+def mag(f: Fmt) -> int:
+    """Largest raw magnitude of format ``f``."""
+    return max(abs(f.raw_min), f.raw_max)
+
+
+def signed_bits(bound: int) -> int:
+    """Signed width holding every integer in [-bound, bound]."""
+    return int(bound).bit_length() + 1
+
+
+def unsigned_bits(bound: int) -> int:
+    """Unsigned width holding every integer in [0, bound]."""
+    return max(1, int(bound).bit_length())
+
+
+def clog2(n: int) -> int:
+    """ceil(log2(n)) for n >= 1 (0 for n = 1)."""
+    return max(0, int(n - 1).bit_length())
+
+
+def index_bits(n: int) -> int:
+    """Bits of an index or counter over ``n`` values 0..n-1: ``clog2(n)``, at least 1 (a wire has a bit)."""
+    return max(1, clog2(n))
+
+
+def pad_to(n: int, multiple: int) -> int:
+    """``n`` rounded up to a multiple of ``multiple`` (a part-filled last beat costs a whole beat)."""
+    return -(-int(n) // int(multiple)) * int(multiple)
+
+
+def rng(seed: int, salt: str) -> np.random.Generator:
+    """A generator seeded by (seed, kernel name): vectors differ per kernel but are reproducible."""
+    return np.random.default_rng([seed, *salt.encode()])
+
+
+def gauss(r: np.random.Generator, fmt: Fmt, shape: int | tuple[int, ...], std: float, mean: float = 0.0
+          ) -> np.ndarray:
+    """Quantised N(mean, std) samples in ``fmt`` (raw int64, flattened)."""
+    return fmt.quantize(mean + std * r.standard_normal(shape)).reshape(-1)
+
+
+def lut_fmt(values: np.ndarray, frac: int) -> Fmt:
+    """The narrowest format holding raw ``values`` with ``frac`` fraction bits."""
+    v = np.asarray(values, dtype=np.int64)
+    lo, hi = int(v.min()), int(v.max())
+    if lo >= 0:
+        return Fmt(unsigned_bits(hi), frac, signed=False, rnd="TRN", ovf="WRAP")
+    return Fmt(signed_bits(max(-lo, hi)), frac, signed=True, rnd="TRN", ovf="WRAP")
