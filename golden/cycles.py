@@ -135,7 +135,7 @@ def kv_cache_axi(n_rows: int, head_dim: int, lanes: int, burst: int, read_gap: i
 
 
 def flat_attention(n_rows: int, n: int, head_dim: int, rows: int, lanes: int, depth: int) -> Timing:
-    """FLAT attention of one head (pyflow/specs/flat_attention.py): ``n_rows`` query rows in tiles of ``rows``.
+    """FLAT attention of one head (hls/kernels/flat_attention/spec.py): ``n_rows`` query rows in tiles of ``rows``.
 
     Per tile, one activation per cycle: load the R x d query tile (R*d/P beats); stream K once (N*d/P beats,
     R*P MACs per beat, the R logits of key j written to the R x N buffer and the row maxima updated on the

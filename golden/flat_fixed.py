@@ -7,7 +7,7 @@ buffer (:func:`~golden.llama_fixed.softmax_max`, :func:`~golden.llama_fixed.soft
 works row by row, so the result equals the unfused chain (:func:`unfused_attention`: one query row at a
 time through qk -> softmax -> av, the ``L x N`` logits materialised) bit for bit.
 
-The hardware kernel (pyflow/specs/flat_attention.py) re-streams K and V^T once per tile and keeps only
+The hardware kernel (hls/kernels/flat_attention/spec.py) re-streams K and V^T once per tile and keeps only
 the tile on chip; :func:`flat_onchip` / :func:`flat_offchip` model its buffer and traffic in bytes, and
 :func:`unfused_onchip` / :func:`unfused_offchip` the unfused chain whose ``L x N`` logits, exps and
 probabilities go to external memory and back.  :func:`unfused_cycles` times that chain with the

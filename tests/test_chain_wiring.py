@@ -5,8 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from golden.llama import CHAIN_OPS
 from pyflow.project.config import load_project_config, small_config
-from pyflow.sim.chain import golden_executor, run_chain
+from pyflow.sim.chain import STAGES, golden_executor, run_chain
+from pyflow.specs import op_kernels
+
+
+def test_stages_follow_the_golden_chain_and_its_kernels() -> None:
+    assert tuple(op for st in STAGES for op in st.ops) == CHAIN_OPS
+    kernels = op_kernels()
+    assert set(kernels) == set(CHAIN_OPS)
+    assert all(len({kernels[op] for op in st.ops}) == 1 for st in STAGES)
 
 
 def test_chain_of_spec_goldens_equals_decode_step() -> None:

@@ -9,6 +9,7 @@ import pytest
 from pyflow.backends.xls import bind as prims
 from pyflow.backends.xls import build as rtl
 from pyflow.backends.xls import ffi
+from pyflow.errors import FlowError
 from pyflow.project.config import load_project_config
 from pyflow.specs import all_specs
 
@@ -73,6 +74,49 @@ def test_bind_is_idempotent():
     once, _ = prims.bind_registers(XLS_LIKE, "k")
     twice, stats = prims.bind_registers(once, "k")
     assert twice == once and stats.as_dict() == {"rom": "0/1"}
+
+
+PRIMS_K = """module k_mul #(parameter AW = 1, AS = 0, BW = 1, BS = 0) (input wire [AW-1:0] a, input wire [BW-1:0] b,
+  output wire [AW+BW-1:0] p);
+  assign p = a * b;
+endmodule
+module k_mul_reg #(parameter AW = 1, AS = 0, BW = 1, BS = 0) (input wire clk, input wire ce,
+  input wire [AW-1:0] a, input wire [BW-1:0] b, output reg [AW+BW-1:0] p);
+  always @(posedge clk) if (ce) p <= a * b;
+endmodule
+module k_rom_exp2 (input wire [9:0] addr, output wire [9:0] data);
+  assign data = addr;
+endmodule
+"""
+
+
+def test_bind_core_checks_its_rewrite_with_a_parser():
+    """bind_core binds like bind_registers, and the parser agrees with what the binder reports."""
+    out, stats = prims.bind_core(XLS_LIKE, "k", "clk", PRIMS_K)
+    assert stats.as_dict() == {"mul": "2/2", "rom": "0/1"}
+    assert "k_mul_reg" in out
+
+
+def test_bind_core_rejects_an_instance_it_does_not_understand():
+    """A primitive instance written in a form the binder's patterns miss (here split over two lines, as a
+    future XLS might print it) is an error, not a silently unbound register."""
+    odd = XLS_LIKE.replace("m_inst (.a(a_in), .b(a_in), .p(instantiation_output_7));",
+                           "m_inst (\n    .a(a_in), .b(a_in), .p(instantiation_output_7));")
+    with pytest.raises(FlowError, match="does not recognise.*m_inst"):
+        prims.bind_core(odd, "k", "clk", PRIMS_K)
+
+
+def test_bind_core_rejects_a_rewrite_that_breaks_the_netlist(monkeypatch):
+    """If a rewrite leaves a dangling name (here: a register declaration dropped), elaboration says so."""
+    real = prims.bind_registers
+
+    def lossy(text, kernel, clk="clk"):  # noqa: ANN001, ANN202
+        out, stats = real(text, kernel, clk)
+        return out.replace("  wire [9:0] other;\n", ""), stats
+
+    monkeypatch.setattr(prims, "bind_registers", lossy)
+    with pytest.raises(FlowError, match="broke the netlist.*other"):
+        prims.bind_core(XLS_LIKE, "k", "clk", PRIMS_K)
 
 
 def test_every_primitive_of_the_default_kernels_is_registered(tmp_path):

@@ -86,7 +86,10 @@ class PortsByName:
             raise AttributeError(f"no port {name!r} (ports: {', '.join(self._ports)})") from None
 
     def __getitem__(self, name: str) -> Port:
-        return getattr(self, name)
+        try:
+            return self._ports[name]
+        except KeyError:
+            raise KeyError(f"no port {name!r} (ports: {', '.join(self._ports)})") from None
 
 
 def lut_context(luts: dict[str, Lut]) -> list[dict[str, Any]]:

@@ -32,6 +32,8 @@ BOARDS: dict[str, Board] = {
         Board("zcu104", "vitis", "zynquplus", part="xczu7ev-ffvc1156-2-e", description="ZCU104"),
         Board("kv260", "vitis", "zynquplus", part="xck26-sfvc784-2LV-c", description="Kria KV260"),
         Board("pynq-z2", "vitis", "zynq", part="xc7z020clg400-1", description="PYNQ-Z2 (Zynq-7020)"),
+        Board("ecp5-25k", "open", "ecp5", device="25k", package="CABGA381", description="Lattice ECP5-25F"),
+        Board("ecp5-45k", "open", "ecp5", device="45k", package="CABGA381", description="Lattice ECP5-45F"),
         Board("ecp5-85k", "open", "ecp5", device="85k", package="CABGA381", description="Lattice ECP5-85F"),
         Board("ice40-up5k", "open", "ice40", device="up5k", package="sg48", description="Lattice iCE40 UP5K"),
         Board("ice40-hx8k", "open", "ice40", device="hx8k", package="ct256", description="iCE40 HX8K"),

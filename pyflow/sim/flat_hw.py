@@ -2,7 +2,7 @@
 
 :func:`flat_hw_report` compares, for the same attention (L query rows over N keys, one head; at the config's
 dimensions L = N, the prefill of the whole context), the fused
-``flat_attention`` kernel (pyflow/specs/flat_attention.py) with the unfused chain qk -> softmax_max ->
+``flat_attention`` kernel (hls/kernels/flat_attention/spec.py) with the unfused chain qk -> softmax_max ->
 softmax_exp -> softmax_norm -> av whose L x N logits, exps and probabilities go to external memory and back
 (golden/flat_fixed.py has the models).  It writes ``build/report/flat_hw.json``::
 

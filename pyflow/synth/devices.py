@@ -8,8 +8,6 @@ This module adds only what synthesis needs beyond that table:
   serialising harness (nextpnr-ecp5 reports the die's I/O sites, not the package's bonded pins);
 * the capacity of the AMD parts (product tables), because no place & route runs for them; the open
   devices' capacities come from nextpnr's own report at run time;
-* two more ECP5 sizes (``ecp5-25k``, ``ecp5-45k``) that the PyPI nextpnr-ecp5 build supports.
-  NOTE for the lead: these two rows belong in ``pyflow/boards.py``; they live here until merged.
 """
 
 from __future__ import annotations
@@ -19,15 +17,6 @@ from dataclasses import dataclass, field
 from pyflow.backends.xls.ffi import ECP5_DSP_DEFINE, ECP5_POST_SYNTH
 from pyflow.errors import FlowError
 from pyflow.project.boards import BOARDS, Board
-
-#: Open-flow boards not (yet) in pyflow.project.boards.BOARDS.
-EXTRA_BOARDS: dict[str, Board] = {
-    b.name: b
-    for b in (
-        Board("ecp5-25k", "open", "ecp5", device="25k", package="CABGA381", description="Lattice ECP5-25F"),
-        Board("ecp5-45k", "open", "ecp5", device="45k", package="CABGA381", description="Lattice ECP5-45F"),
-    )
-}
 
 #: User I/O pins of each open board's package (Lattice ECP5 / iCE40 family data sheets).
 PACKAGE_IO: dict[tuple[str, str, str], int] = {
@@ -107,8 +96,8 @@ class SynthTarget:
 
 
 def all_boards() -> dict[str, Board]:
-    """Every board synthesis knows: the shared board table plus :data:`EXTRA_BOARDS`."""
-    return {**BOARDS, **{k: v for k, v in EXTRA_BOARDS.items() if k not in BOARDS}}
+    """Every board synthesis knows: the shared board table."""
+    return dict(BOARDS)
 
 
 def synth_target(name: str) -> SynthTarget:

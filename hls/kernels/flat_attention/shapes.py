@@ -1,4 +1,4 @@
-"""Project configs of the flat_attention tests beyond the small dimensions (imported by tests/test_flat_hw_*.py)."""
+"""Project configs of the flat_attention tests beyond the small dimensions (test_flat_*.py beside this file)."""
 
 from __future__ import annotations
 

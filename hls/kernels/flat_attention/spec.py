@@ -19,10 +19,10 @@ import numpy as np
 
 from golden import cycles
 from golden import flat_fixed as ff
-from hls.kernels.softmax_exp.spec import exp_consts, sum_fmt
-from hls.kernels.softmax_norm.spec import norm_consts
-from pyflow.specs.base import Arrays, KernelSpec, Lut, Port
-from pyflow.specs.common import gauss, lut_fmt, mag, rng, signed_bits, unsigned_bits
+from hls.kernels.softmax_exp.spec import exp2_lut, exp_consts, sum_fmt
+from hls.kernels.softmax_norm.spec import norm_consts, recip_lut
+from pyflow.specs.base import Arrays, KernelSpec, Port
+from pyflow.specs.common import gauss, mag, rng, signed_bits, unsigned_bits
 
 NAME = "flat_attention"
 #: Query rows per FLAT tile (clipped to a divisor of the context length).
@@ -87,6 +87,7 @@ def build(pc) -> KernelSpec:  # noqa: ANN001
         vt = gauss(g, s.act, d * n, 1.0)
         return {"q": q, "k": np.tile(k, tiles), "vt": np.tile(vt, tiles)}
 
+    qk_acc_w = signed_bits(d * mag(s.act) ** 2)
     return KernelSpec(
         name=NAME,
         params=dm,
@@ -97,7 +98,8 @@ def build(pc) -> KernelSpec:  # noqa: ANN001
             "KEY_BEATS": kb,  # beats of one K (or V^T) pass
             "VT_ROW_BEATS": n // p,  # beats of one V^T row
             "SM_BEATS": r * n // p,  # cycles of one softmax pass over the R x N buffer
-            "QK_ACC_W": signed_bits(d * mag(s.act) ** 2),
+            "QK_ACC_W": qk_acc_w,
+            "QK_SCALED_W": qk_acc_w + unsigned_bits(scale) + 1,  # q.k x the scale constant, exact
             "QK_SCALE": scale,
             "QK_SCALE_W": unsigned_bits(scale),
             "QK_SCALE_FRAC": s.qk_scale_frac,
@@ -111,8 +113,7 @@ def build(pc) -> KernelSpec:  # noqa: ANN001
             **exp_consts(s),
             **norm_consts(s, n),
         },
-        luts={"exp2": Lut(s.exp_lut, lut_fmt(s.exp_lut, s.exp_lut_frac)),
-              "recip": Lut(s.recip_lut, lut_fmt(s.recip_lut, s.recip_lut_frac))},
+        luts={"exp2": exp2_lut(s), "recip": recip_lut(s)},
         ports=ports,
         golden=golden,
         make_vectors=make_vectors,

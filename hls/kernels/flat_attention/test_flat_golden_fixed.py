@@ -90,7 +90,7 @@ def test_spec_golden_and_out_layout(pc) -> None:
 
 
 def _schedule(l_rows: int, n: int, d: int, r: int, p: int, depth: int) -> tuple[int, int, int]:
-    """Walk the kernel's activations one by one (phases of hls/templates/dslx/flat_attention.x.j2)."""
+    """Walk the kernel's activations one by one (phases of hls/kernels/flat_attention/flat_attention.x.j2)."""
     cyc, outs = 0, []
     for _ in range(l_rows // r):
         cyc += r * d // p  # load q tile

@@ -86,7 +86,7 @@ def build(pc) -> KernelSpec:  # noqa: ANN001
         golden=golden,
         make_vectors=make_vectors,
         cycles=lambda depth: cycles.kv_cache_axi(n, d, p, BURST, MEM_READ_GAP, MEM_WRITE_GAP),
-        langs=("vitis", "rtl"),  # rtl: hand-written hls/templates/rtl/kv_cache.v.j2
+        langs=("vitis", "rtl"),  # rtl: hand-written hls/kernels/kv_cache/kv_cache.v.j2
         lanes_key=LANES_KEY,
         op_cycles=op_cycles,
         doc=__doc__.splitlines()[0],

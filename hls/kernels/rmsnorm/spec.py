@@ -45,6 +45,7 @@ def build(pc) -> KernelSpec:  # noqa: ANN001
         return {"x": np.tile(x, 2), "gamma": gauss(r, s.norm_weight, h, 0.05, mean=1.0)}
 
     invn = s.invn_raw(h)
+    rsqrt = Lut(s.rsqrt_lut, lut_fmt(s.rsqrt_lut, s.rsqrt_lut_frac))
     sumsq_w = unsigned_bits(h * mag(s.act) ** 2)
     q_min = (0 - s.ms.frac) // 2
     q_max = (s.ms.width - 1 - s.ms.frac) // 2
@@ -62,8 +63,10 @@ def build(pc) -> KernelSpec:  # noqa: ANN001
             "RSQRT_LUT_FRAC": s.rsqrt_lut_frac,
             "Q_MIN": q_min,
             "Q_MAX": q_max,
+            "MS_PROD_W": sumsq_w + unsigned_bits(invn) + 1,  # sum of squares x 1/n, exact, signed
+            "RSQRT_ALIGN_W": rsqrt.fmt.width + (q_max - q_min) + 1,  # table value << up to Q_MAX - Q_MIN
         },
-        luts={"rsqrt": Lut(s.rsqrt_lut, lut_fmt(s.rsqrt_lut, s.rsqrt_lut_frac))},
+        luts={"rsqrt": rsqrt},
         ports=ports,
         golden=golden,
         make_vectors=make_vectors,

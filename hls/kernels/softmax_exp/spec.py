@@ -27,10 +27,16 @@ def sum_fmt(s, n: int) -> Fmt:  # noqa: ANN001 (FixedScheme)
     return Fmt(s.exp.width + max(1, clog2(n)), s.exp.frac, signed=False, rnd="TRN", ovf="WRAP")
 
 
+def exp2_lut(s) -> Lut:  # noqa: ANN001 (FixedScheme)
+    """The 2^-f table of :func:`golden.llama_fixed.exp_neg` as a spec Lut."""
+    return Lut(s.exp_lut, lut_fmt(s.exp_lut, s.exp_lut_frac))
+
+
 def exp_consts(s) -> dict[str, int]:  # noqa: ANN001 (FixedScheme)
     """Integer constants of :func:`golden.llama_fixed.exp_neg` for the templates."""
     f_t = s.logit.frac + s.log2e_frac
     return {
+        "EXP_ALIGN_W": exp2_lut(s).fmt.width + s.exp_shift_max + 1,  # table value << up to EXP_SHIFT_MAX, signed
         "LOG2E": s.log2e_raw,
         "T_FRAC": f_t,
         "T_W": unsigned_bits(2 * mag(s.logit) * s.log2e_raw),
@@ -65,7 +71,7 @@ def build(pc) -> KernelSpec:  # noqa: ANN001
         name=NAME,
         params={"N": n, "P": p},
         consts={"BEATS": n // p, **exp_consts(s)},
-        luts={"exp2": Lut(s.exp_lut, lut_fmt(s.exp_lut, s.exp_lut_frac))},
+        luts={"exp2": exp2_lut(s)},
         ports=ports,
         golden=golden,
         make_vectors=make_vectors,

@@ -35,9 +35,17 @@ def random_probs(r: np.random.Generator, n: int, s) -> np.ndarray:  # noqa: ANN0
     return lf.softmax_norm(e, total[0], s)
 
 
+def recip_lut(s) -> Lut:  # noqa: ANN001 (FixedScheme)
+    """The reciprocal table of :func:`golden.llama_fixed.softmax_norm` as a spec Lut."""
+    return Lut(s.recip_lut, lut_fmt(s.recip_lut, s.recip_lut_frac))
+
+
 def norm_consts(s, n: int) -> dict[str, int]:  # noqa: ANN001 (FixedScheme)
     """Integer constants of :func:`golden.llama_fixed.softmax_norm` for the templates."""
+    prod_w = s.exp.width + recip_lut(s).fmt.width
     return {
+        "NORM_PROD_W": prod_w,  # exp x reciprocal table value, exact
+        "NORM_ALIGN_W": prod_w + sum_fmt(s, n).width,  # the product << up to SUM_MSB_MAX, signed
         "RECIP_LUT_BITS": s.recip_lut_bits,
         "RECIP_LUT_FRAC": s.recip_lut_frac,
         "SUM_MSB_MAX": sum_fmt(s, n).width - 1,
@@ -65,7 +73,7 @@ def build(pc) -> KernelSpec:  # noqa: ANN001
         name=NAME,
         params={"N": n, "P": p},
         consts={"BEATS": n // p, **norm_consts(s, n)},
-        luts={"recip": Lut(s.recip_lut, lut_fmt(s.recip_lut, s.recip_lut_frac))},
+        luts={"recip": recip_lut(s)},
         ports=ports,
         golden=golden,
         make_vectors=make_vectors,
