@@ -50,7 +50,7 @@ def node_granularity(per_head: bool, o_proj_blocks: int) -> dict[str, str]:
     """Op -> what one graph node (one time in ``profile.json``) covers, per token."""
     nodes = dict(PER_HEAD_NODES) if per_head else dict.fromkeys(CHAIN_OPS, "token")
     if o_proj_blocks > 1:
-        nodes["o_proj"] = f"row block (1/{o_proj_blocks} of the rows)"
+        nodes["o_proj"] = f"row block 1/{o_proj_blocks}"
     return nodes
 
 
