@@ -75,6 +75,12 @@ def register(subparsers: Any) -> None:
                    help="report path (default build/report/accuracy.json)")
     p.set_defaults(func=cmd_accuracy)
 
+    from pyflow.torch_profile import cli as torch_profile
+
+    p = sub.add_parser("profile", help=torch_profile.HELP, description=torch_profile.DESCRIPTION)
+    torch_profile.add_arguments(p)
+    p.set_defaults(func=torch_profile.profile_command)
+
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, help="project config TOML (its [model] section sets the model)")
