@@ -59,12 +59,12 @@ def _check(args: argparse.Namespace) -> None:
 def _model(args: argparse.Namespace) -> tuple[Any, Any, int, str]:
     """(model config, layer weights, ctx, description of the weights) from the arguments."""
     from golden.weights import random_weights
-    from pyflow.project_config import load_project_config
+    from pyflow.project.config import load_project_config
 
     pc = load_project_config(args.config)
     ctx = args.ctx if args.ctx is not None else pc.context_length
     if args.checkpoint is not None:
-        from pyflow.checkpoint import load_checkpoint
+        from pyflow.project.checkpoint import load_checkpoint
 
         cfg, weights = load_checkpoint(args.checkpoint, args.layer)
         return cfg, weights, ctx, f"checkpoint {args.checkpoint} layer {args.layer}"
