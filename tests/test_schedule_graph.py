@@ -116,6 +116,9 @@ def test_profile_durations(tmp_path: Path) -> None:
         path.write_text(json.dumps(bad))
         with pytest.raises(FlowError, match=msg):
             profile_durations(g, HW, path)
+    path.write_text(json.dumps({"ops": dict.fromkeys(kinds, 1.0), "granularity": {"heads": "all"}}))
+    with pytest.raises(FlowError, match="timed with --heads all, the schedule uses --heads 1"):
+        profile_durations(g, HW, path)  # g is a whole-layer graph
     path.write_text("{not json")
     with pytest.raises(FlowError, match="not valid JSON"):
         profile_durations(g, HW, path)

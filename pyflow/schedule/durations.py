@@ -193,9 +193,25 @@ def read_profile(path: Path) -> tuple[dict[str, float], str]:
     return out, unit
 
 
+def _check_granularity(graph: Graph, path: Path) -> None:
+    """A profile that says at which granularity it was timed (``golden profile`` writes ``granularity``:
+    ``heads`` and ``o_proj_blocks``) must match the graph's, or every duration would be off by a factor."""
+    raw = _load_json(path, "profile: file")
+    gran = raw.get("granularity") if isinstance(raw, dict) else None
+    if not isinstance(gran, dict):
+        return
+    want = {"heads": "all" if graph.meta.get("per_head") else "1", "o_proj_blocks": graph.meta.get("o_proj_blocks")}
+    for key, value in want.items():
+        if key in gran and str(gran[key]) != str(value):
+            flag = key.replace("_", "-")
+            raise FlowError(f"profile: {path} was timed with --{flag} {gran[key]}, the schedule uses --{flag} "
+                            f"{value}; profile again with --{flag} {value} or schedule with --{flag} {gran[key]}")
+
+
 def profile_durations(graph: Graph, hw: Hw, path: Path) -> Durations:
     """Ops from a user profile (times per graph node), converted to cycles at the config's clock."""
     times, unit = read_profile(path)
+    _check_granularity(graph, path)
     missing = [k for k in CHAIN_OPS if k in {op.kind for op in graph.ops} and k not in times]
     if missing:
         raise FlowError(f"profile: {path} has no time for op {missing[0]}")
