@@ -38,6 +38,13 @@ def repeat(one: Timing, times: int) -> Timing:
     return Timing(first=one.first, last=times * one.total - 1, busy=times * one.busy)
 
 
+def row_beats(n: int, lanes: int) -> int:
+    """Beats of a row of ``n`` elements, ``lanes`` per beat, the last beat padded (``ceil(n / lanes)``)."""
+    if lanes <= 0 or n < 1:
+        raise ValueError(f"a row of {n} elements in {lanes} lanes")
+    return -(-n // lanes)
+
+
 def _beats(n: int, lanes: int, what: str) -> int:
     if lanes <= 0 or n % lanes:
         raise ValueError(f"{what}: lanes {lanes} must divide {n}")
@@ -68,8 +75,8 @@ def qk(n: int, head_dim: int, lanes: int, depth: int) -> Timing:
 
 
 def softmax_max(n: int, lanes: int, depth: int) -> Timing:
-    """n/lanes beats of logits in, one max out."""
-    b = _beats(n, lanes, "softmax_max")
+    """ceil(n/lanes) beats of logits in (the last one part-filled when lanes do not divide n), one max out."""
+    b = row_beats(n, lanes)
     return Timing(first=b - 1 + depth, last=b - 1 + depth, busy=b)
 
 

@@ -147,8 +147,11 @@ def simulate(
     tests: Sequence[str] = ("nostall",),
     waves: bool = False,
     build_root: Path | str = BUILD,
+    rebuild: bool = True,
 ) -> dict[str, Any]:
     """Build ``sources`` and run the stream tests ``tests``; return per-test results and timings.
+    ``rebuild=False`` runs the simulator built by an earlier call into the same ``build_dir`` (another job on
+    the same RTL).
 
     The return value maps each test name to the dict it wrote, plus ``build_seconds`` and
     ``sim_seconds``.  A test that crashed or timed out gets ``{"outputs_match": False, "errors": [...]}``.
@@ -167,12 +170,13 @@ def simulate(
     try:
         runner.build(sources=[Path(s).resolve() for s in sources] + extra_sources, hdl_toplevel=toplevel,
                      build_dir=build_dir, build_args=build_args, timescale=TIMESCALE,
-                     waves=waves and simulator == "verilator", always=True, log_file=build_dir / "build.log")
+                     waves=waves and simulator == "verilator", always=rebuild, log_file=build_dir / "build.log")
     except RUNNER_ERRORS as exc:
         raise FlowError(f"sim: {simulator} build of {toplevel} failed ({_tail(build_dir / 'build.log', exc)})") \
             from None
     t1 = time.perf_counter()
-    runner.after_build(build_dir)
+    if rebuild:
+        runner.after_build(build_dir)
     results_xml = build_dir / "results.xml"
     try:
         runner.test(test_module=TEST_MODULE, hdl_toplevel=toplevel, build_dir=build_dir, test_dir=build_dir,

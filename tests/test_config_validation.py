@@ -22,7 +22,7 @@ def _write(tmp_path: Path, text: str) -> Path:
 def test_defaults_are_llama_3_2_1b() -> None:
     pc = load_project_config()
     assert pc.model == LlamaConfig()  # golden's defaults are LLaMA-3.2-1B
-    assert (pc.context_length, pc.clock_mhz, pc.board.name) == (128, 200.0, "u280")
+    assert (pc.max_length, pc.clock_mhz, pc.board.name) == (128, 200.0, "u280")
     assert pc.scheme == FixedScheme()
     assert set(pc.formats) == set(FixedScheme.tensor_names())
     assert pc.clock_period_ns == pytest.approx(5.0)
@@ -41,7 +41,7 @@ rnd = "TRN"
 [luts]
 exp_lut_bits = 8
 """))
-    assert pc.context_length == 256 and pc.lanes["gemv"] == 16
+    assert pc.max_length == 256 and pc.lanes["gemv"] == 16
     assert (pc.scheme.logit.width, pc.scheme.logit.frac, pc.scheme.logit.rnd) == (20, 10, "TRN")
     assert pc.scheme.logit.ovf == "SAT"  # untouched field keeps the default
     assert len(pc.scheme.exp_lut) == 256

@@ -32,7 +32,7 @@ def full_range_inputs(spec, pc, seed: int) -> dict[str, np.ndarray]:  # noqa: AN
     """Full-range raw inputs that still satisfy the kernel's stream contract."""
     r = np.random.default_rng([seed, len(spec.name)])
     ins = {p.name: _full(r, p.fmt, p.elements) for p in spec.inputs}
-    s, n = pc.scheme, pc.context_length
+    s, n = pc.scheme, pc.max_length
     name = spec.name
     if name in ("gemv", "qk", "av"):
         rep = {"gemv": "x", "qk": "q", "av": "p"}[name]

@@ -118,7 +118,7 @@ def test_project_configure_applies_lanes_and_formats(tmp_path: Path):
     small = small_config(load_project_config())
     pc = dse.project_configure(ctx, dse.DsePoint("softmax_exp", 8, (("act", 12, 8),)))
     assert pc.lanes["softmax"] == 8 and pc.lanes["qk"] == small.lanes["qk"]
-    assert pc.model.hidden_size == small.model.hidden_size and pc.context_length == small.context_length
+    assert pc.model.hidden_size == small.model.hidden_size and pc.max_length == small.max_length
     assert (pc.formats["act"].width, pc.formats["act"].frac) == (12, 8)
     with pytest.raises(FlowError, match="does not divide"):
         dse.project_configure(ctx, dse.DsePoint("qk", 3))

@@ -174,7 +174,7 @@ def test_real_kernel_through_the_cli(tmp_path: Path):
     [k] = doc["kernels"]
     assert doc["board"] == "ecp5-85k" and k["status"] == "ok"
     pc = load_project_config()
-    want = cycles.softmax_max(pc.context_length, pc.lanes["softmax"], k["extra"]["latency"]).total
+    want = cycles.softmax_max(pc.max_length, pc.lanes["softmax"], k["extra"]["latency"]).total
     assert k["cycles"] == want
     assert k["decode_step_us"] == pytest.approx(want / k["fmax_mhz"], rel=1e-3)
     assert k["resources"]["lut"]["used"] > 0 and k["resources"]["lut"]["available"] == 83640

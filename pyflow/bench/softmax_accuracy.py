@@ -42,8 +42,8 @@ KERNELS = ("softmax_max", "softmax_exp", "softmax_norm")
 
 
 def hls4ml_configs(pc: Any) -> list[dict[str, Any]]:
-    """The two hls4ml configurations (C++ type strings) for context length N = pc.context_length."""
-    n = pc.context_length
+    """The two hls4ml configurations (C++ type strings) for context length N = pc.max_length."""
+    n = pc.max_length
     s = pc.scheme
     sc = clog2(n)
     default = {
@@ -79,7 +79,7 @@ def hls4ml_configs(pc: Any) -> list[dict[str, Any]]:
 
 def decode_logits(pc: Any, steps: int, seed: int) -> np.ndarray:
     """Raw logits (heads x steps, N) from float64 golden decode steps at position N - 1."""
-    cfg, n = pc.model, pc.context_length
+    cfg, n = pc.model, pc.max_length
     rows = []
     for k in range(steps):
         r = np.random.default_rng([seed, 7, k])
@@ -113,7 +113,7 @@ def build_bench(pc: Any) -> Path:
         render_vitis(get_spec(name, pc), pc, OUT_DIR, with_vectors=False)
     env = environment("vitis")
     src = env.get_template("bench_softmax.cpp.j2").render(
-        includes=KERNELS, n=pc.context_length, lanes=pc.lanes["softmax"], logit_fmt=pc.scheme.logit,
+        includes=KERNELS, n=pc.max_length, lanes=pc.lanes["softmax"], logit_fmt=pc.scheme.logit,
         prob_fmt=pc.scheme.prob, hls4ml_configs=hls4ml_configs(pc),
     )
     main = OUT_DIR / "bench_softmax.cpp"
@@ -129,7 +129,7 @@ def run(pc: Any, random_rows: int = 512, decode_steps: int = 4, seed: int = 0, p
     t0 = time.perf_counter()
     say("softmax-accuracy: compiling FlatFlow + hls4ml softmax with g++ ...", flush=True)
     exe = build_bench(pc)
-    n, s = pc.context_length, pc.scheme
+    n, s = pc.max_length, pc.scheme
     r = np.random.default_rng([seed, 11])
     say(f"softmax-accuracy: golden decode steps for realistic scores ({decode_steps} x "
         f"{pc.model.num_attention_heads} heads, N = {n}) ...", flush=True)
@@ -162,7 +162,7 @@ def run(pc: Any, random_rows: int = 512, decode_steps: int = 4, seed: int = 0, p
             entry[c] = metrics(ref, vals)
         results[set_name] = entry
     report = {
-        "context_length": n,
+        "max_length": n,
         "formats": {"logit": s.logit.describe(), "exp": s.exp.describe(), "prob": s.prob.describe()},
         "hls4ml_configs": hls4ml_configs(pc),
         "hls4ml_version": gxx.hls4ml_version(),

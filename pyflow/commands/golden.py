@@ -129,7 +129,7 @@ def _ctx(args: argparse.Namespace) -> int:
         ctx = int(args.ctx)
     else:
         project = _project(args)
-        ctx = project.context_length if project is not None else DEFAULT_CTX
+        ctx = project.max_length if project is not None else DEFAULT_CTX
     if ctx < 1:
         raise FlowError(f"--ctx must be >= 1, got {ctx}")
     return ctx

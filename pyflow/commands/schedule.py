@@ -82,7 +82,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
     _check(args)
     pc = load_project_config(args.config)
-    ctx = args.ctx if args.ctx is not None else pc.context_length
+    ctx = args.ctx if args.ctx is not None else pc.max_length
     try:
         graph = build_graph(pc.model, args.tokens, ctx, args.heads == "all", args.mode, args.o_proj_blocks)
     except ValueError as exc:

@@ -19,12 +19,25 @@ def register(subparsers: Any) -> None:
     p.add_argument("--config", metavar="FILE", help="project config TOML (default: built-in defaults)")
     p.add_argument("--sim", choices=("verilator", "icarus"), default=None,
                    help="simulator (default: $SIM or verilator)")
+    p.add_argument("--pos", type=_positions, default=None, metavar="P,P,...",
+                   help="decode positions to run (each 0 .. context.max_length - 1; default: 0, a position "
+                   "that is not a multiple of the lanes, and max_length - 1)")
     p.add_argument("--kernel", action="append", metavar="K", help="only this kernel (repeatable)")
     p.add_argument("--no-chain", action="store_true", help="skip the decode-step chain")
     p.add_argument("--no-csim", action="store_true", help="skip C simulation")
     p.add_argument("--no-stalls", action="store_true", help="skip the random back-pressure runs")
     p.add_argument("--no-flat", action="store_true", help="skip the FLAT hardware comparison")
     p.set_defaults(func=_run)
+
+
+def _positions(text: str) -> tuple[int, ...]:
+    try:
+        out = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--pos takes comma-separated integers, got {text!r}") from None
+    if not out:
+        raise argparse.ArgumentTypeError("--pos needs at least one position")
+    return out
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -34,7 +47,7 @@ def _run(args: argparse.Namespace) -> int:
 
     pc = load_project_config(args.config)
     rep = run_sim(pc, simulator=args.sim or default_simulator(), kernels=args.kernel, chain=not args.no_chain,
-                  csim=not args.no_csim, stalls=not args.no_stalls, flat=not args.no_flat)
+                  csim=not args.no_csim, stalls=not args.no_stalls, flat=not args.no_flat, positions=args.pos)
     if not rep["ok"]:
         print("error: sim: outputs or cycle counts differ from the golden model (see build/report/sim_report.json)",
               file=sys.stderr)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ _MODEL_KEYS = {
     "rope_scaling": (dict, str),
 }
 _ROPE_KEYS = {f.name: f.type for f in dataclasses.fields(RopeScaling)}
-_CONTEXT_KEYS = {"length": int, "max_on_chip": int}
+_CONTEXT_KEYS = {"max_length": int, "max_on_chip": int}
 _CLOCK_KEYS = {"mhz": float, "fpga_mhz": float, "fpga_xls_factor": float}
 _BOARD_KEYS = {"name": str}
 _FMT_KEYS = {"width": int, "frac": int, "signed": bool, "rnd": str, "ovf": str}
@@ -56,7 +57,9 @@ class ProjectConfig:
     """
 
     model: LlamaConfig
-    context_length: int
+    #: Capacity N: the most keys a kernel holds (compile time); the number of keys n = pos + 1 of a decode
+    #: step (1 <= n <= N) is a run-time input of the hardware.
+    max_length: int
     max_on_chip: int
     formats: Mapping[str, Fmt]
     scheme: FixedScheme
@@ -69,9 +72,13 @@ class ProjectConfig:
     fpga_xls_factor: float = 3.3
 
     @property
-    def position(self) -> int:
-        """Position of the decoded token (the last of the ``context_length`` keys)."""
-        return self.context_length - 1
+    def positions(self) -> tuple[int, ...]:
+        """The decode positions ``make sim`` checks by default: the first, one that is not a multiple of
+        any kernel's lanes (the largest such below the capacity), and the last (capacity - 1)."""
+        last = self.max_length - 1
+        lanes = [int(v) for v in self.lanes.values() if int(v) > 1]
+        mid = next((p for p in range(last // 2 + 1, 0, -1) if all((p + 1) % v for v in lanes)), last // 2)
+        return tuple(sorted({0, mid, last}))
 
     @property
     def clock_period_ns(self) -> float:
@@ -84,7 +91,7 @@ class ProjectConfig:
 
         return {
             "model": self.model.to_dict(),
-            "context": {"length": self.context_length, "max_on_chip": self.max_on_chip},
+            "context": {"max_length": self.max_length, "max_on_chip": self.max_on_chip},
             "formats": {k: fmt_key(v) for k, v in self.formats.items()},
             "luts": {f.name: getattr(self.scheme, f.name) for f in dataclasses.fields(FixedScheme)
                      if f.name not in self.formats},
@@ -103,7 +110,7 @@ def load_project_config(path: str | Path | None = None) -> ProjectConfig:
         p = Path(path)
         if not p.is_file():
             raise FlowError(f"config: file {p} not found")
-        user = _read_toml(p)
+        user = migrate(_read_toml(p), str(p))
         merge_tables(base, user)
         source = str(p)
     return from_dict(base, source=source, base_dir=Path(path).parent if path else Path.cwd())
@@ -116,16 +123,16 @@ def from_dict(raw: Mapping[str, Any], source: str = "<dict>", base_dir: Path | N
             raise FlowError(f"config: unknown section [{sec}] (known: {', '.join(_SECTIONS)})")
     model = _model(dict(raw.get("model", {})), base_dir or Path.cwd())
     ctx = _typed(raw.get("context", {}), _CONTEXT_KEYS, "context")
-    n, cap = ctx["length"], ctx["max_on_chip"]
+    n, cap = ctx["max_length"], ctx["max_on_chip"]
     if n < 1:
-        raise FlowError(f"config: context.length = {n} must be >= 1")
+        raise FlowError(f"config: context.max_length = {n} must be >= 1")
     if cap < 1:
         raise FlowError(f"config: context.max_on_chip = {cap} must be >= 1")
     if n > cap:
-        raise FlowError(f"config: context.length = {n} exceeds context.max_on_chip = {cap}")
+        raise FlowError(f"config: context.max_length = {n} exceeds context.max_on_chip = {cap}")
     if n > model.max_position_embeddings:
         raise FlowError(
-            f"config: context.length = {n} exceeds model.max_position_embeddings = "
+            f"config: context.max_length = {n} exceeds model.max_position_embeddings = "
             f"{model.max_position_embeddings}"
         )
     lanes = _typed(raw.get("lanes", {}), dict.fromkeys(LANE_KEYS, int), "lanes")
@@ -143,7 +150,7 @@ def from_dict(raw: Mapping[str, Any], source: str = "<dict>", base_dir: Path | N
     formats, scheme = _formats(raw.get("formats", {}), raw.get("luts", {}), model, n)
     return ProjectConfig(
         model=model,
-        context_length=n,
+        max_length=n,
         max_on_chip=cap,
         formats=formats,
         scheme=scheme,
@@ -156,6 +163,21 @@ def from_dict(raw: Mapping[str, Any], source: str = "<dict>", base_dir: Path | N
     )
 
 
+def migrate(user: dict[str, Any], source: str = "config") -> dict[str, Any]:
+    """A user's table with old keys renamed, each with a one-line note: ``context.length`` (the one context
+    length the kernels were built for and verified at) is now ``context.max_length``, the capacity."""
+    ctx = user.get("context")
+    if isinstance(ctx, dict) and "length" in ctx:
+        old = ctx.pop("length")
+        if "max_length" in ctx and ctx["max_length"] != old:
+            raise FlowError(f"config: {source}: context.length = {old} and context.max_length = "
+                            f"{ctx['max_length']} disagree; keep max_length only (length is its old name)")
+        ctx["max_length"] = old
+        print(f"note: {source}: context.length is now context.max_length (the capacity; the decode position is "
+              "a run-time input of the hardware)", file=sys.stderr)
+    return user
+
+
 def small_config(pc: ProjectConfig) -> ProjectConfig:
     """A copy of ``pc`` at small test dimensions (same formats, board and clock), for fast C-sim tests."""
     model = dataclasses.replace(
@@ -164,7 +186,7 @@ def small_config(pc: ProjectConfig) -> ProjectConfig:
     lanes = {"rmsnorm": 4, "gemv": 4, "rope": 2, "qk": 4, "softmax": 4, "av": 4, "kv_cache": 4}
     n = 16
     _check_lanes(lanes, model, n)
-    return dataclasses.replace(pc, model=model, context_length=n, lanes=lanes, source=pc.source + " (small)")
+    return dataclasses.replace(pc, model=model, max_length=n, lanes=lanes, source=pc.source + " (small)")
 
 
 # --------------------------------------------------------------------------------------------- helpers

@@ -38,19 +38,24 @@ def golden_executor(spec: KernelSpec, invocations: list[Arrays]) -> list[Arrays]
     return [spec.expected(ins) for ins in invocations]
 
 
-def golden_decode(pc: Any, seed: int = 0) -> tuple[np.ndarray, lf.FixedLayer, lf.FixedKVCache, dict, int]:
-    """Weights, a cache filled with ctx-1 tokens, the new token and its golden fixed-point trace."""
+def golden_decode(pc: Any, seed: int = 0, pos: int | None = None
+                  ) -> tuple[np.ndarray, lf.FixedLayer, lf.FixedKVCache, dict, int]:
+    """Weights, a cache (of the config's capacity) filled with the ``pos`` earlier tokens, the new token at
+    position ``pos`` (default: the last the capacity allows) and its golden fixed-point trace."""
     cfg, s = pc.model, pc.scheme
-    ctx = pc.context_length
+    cap = pc.max_length
+    pos = cap - 1 if pos is None else int(pos)
+    if not 0 <= pos < cap:
+        raise FlowError(f"chain: decode position {pos} is outside 0..{cap - 1} (context.max_length = {cap})")
     layer = lf.FixedLayer.quantize(random_weights(cfg, seed=seed), s)
-    xs = s.act.quantize(np.random.default_rng(seed + 1).normal(0, 1, (ctx, cfg.hidden_size)))
-    cache = lf.FixedKVCache.empty(cfg, ctx)
-    for pos in range(ctx - 1):
-        lf.decode_step(cfg, layer, xs[pos], pos, cache, s)
+    xs = s.act.quantize(np.random.default_rng(seed + 1).normal(0, 1, (pos + 1, cfg.hidden_size)))
+    cache = lf.FixedKVCache.empty(cfg, cap)
+    for earlier in range(pos):
+        lf.decode_step(cfg, layer, xs[earlier], earlier, cache, s)
     before = lf.FixedKVCache(cache.k.copy(), cache.v.copy(), cache.length)
     trace: dict[str, np.ndarray] = {}
-    lf.decode_step(cfg, layer, xs[-1], ctx - 1, cache, s, trace=trace)
-    return xs[-1], layer, before, trace, ctx - 1
+    lf.decode_step(cfg, layer, xs[pos], pos, cache, s, trace=trace)
+    return xs[pos], layer, before, trace, pos
 
 
 def _split_rows(w: np.ndarray, rows: int, what: str) -> list[np.ndarray]:
@@ -160,9 +165,15 @@ def _heads(step: Step) -> range:
     return range(step.cfg.num_attention_heads)
 
 
+def _n(step: Step) -> np.ndarray:
+    """The run-time length input of the attention kernels: the keys attended."""
+    return np.array([step.n])
+
+
 def _qk_in(step: Step) -> list[Arrays]:
     v = step.values
-    return [{"k": v["keys"][step.kv_of(h)].reshape(-1), "q": np.tile(v["qr"][h], step.n)} for h in _heads(step)]
+    return [{"n": _n(step), "k": v["keys"][step.kv_of(h)].reshape(-1), "q": np.tile(v["qr"][h], step.n)}
+            for h in _heads(step)]
 
 
 def _keep(key: str, port: str) -> Callable[[Step, list[Arrays]], np.ndarray]:
@@ -182,8 +193,8 @@ def _exp_out(step: Step, outs: list[Arrays]) -> np.ndarray:
 
 def _av_in(step: Step) -> list[Arrays]:
     v = step.values
-    return [{"vt": v["values"][step.kv_of(h)].T.reshape(-1), "p": np.tile(v["probs"][h], step.cfg.head_dim)}
-            for h in _heads(step)]
+    return [{"n": _n(step), "vt": v["values"][step.kv_of(h)].T.reshape(-1),
+             "p": np.tile(v["probs"][h], step.cfg.head_dim)} for h in _heads(step)]
 
 
 def _o_in(step: Step) -> list[Arrays]:
@@ -203,22 +214,25 @@ STAGES: tuple[Stage, ...] = (
     Stage(("mem_store_kv", "mem_load_kv"), ("mem_load_kv.k", "mem_load_kv.v"), _kv_in, _kv_out),
     Stage(("qk",), ("qk",), _qk_in, _keep("logits", "logit")),
     Stage(("softmax_max",), ("softmax_max",),
-          lambda st: [{"logit": lg} for lg in st.values["logits"]], _keep("mx", "max")),
+          lambda st: [{"n": _n(st), "logit": lg} for lg in st.values["logits"]], _keep("mx", "max")),
     Stage(("softmax_exp",), ("softmax_exp", "softmax_exp.sum"),
-          lambda st: [{"max": m, "logit": lg} for m, lg in zip(st.values["mx"], st.values["logits"], strict=True)],
+          lambda st: [{"n": _n(st), "max": m, "logit": lg}
+                      for m, lg in zip(st.values["mx"], st.values["logits"], strict=True)],
           _exp_out),
     Stage(("softmax_norm",), ("softmax_norm",),
-          lambda st: [{"sum": sm, "exp": e} for sm, e in zip(st.values["sums"], st.values["exps"], strict=True)],
+          lambda st: [{"n": _n(st), "sum": sm, "exp": e}
+                      for sm, e in zip(st.values["sums"], st.values["exps"], strict=True)],
           _keep("probs", "prob")),
     Stage(("av",), ("av",), _av_in, _keep("heads", "out")),
     Stage(("o_proj",), ("o_proj",), _o_in, _keep("final", "y")),
 )
 
 
-def run_chain(pc: Any, run_job: RunJob, seed: int = 0,
-              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run one decode step through the kernels with ``run_job``; compare each stage with the golden trace."""
-    x, layer, cache, tr, pos = golden_decode(pc, seed)
+def run_chain(pc: Any, run_job: RunJob, seed: int = 0, progress: Callable[[str], None] | None = None,
+              pos: int | None = None) -> dict[str, Any]:
+    """Run one decode step at position ``pos`` (default: the last the capacity allows) through the kernels
+    with ``run_job``; compare each stage with the golden trace."""
+    x, layer, cache, tr, pos = golden_decode(pc, seed, pos)
     kernels = op_kernels()
     specs: dict[str, KernelSpec] = {}
 

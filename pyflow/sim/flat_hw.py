@@ -106,7 +106,7 @@ def flat_hw_report(pc: Any, measure: bool = False, simulator: str | None = None,
     report: dict[str, Any] = {"config": pc.to_dict()}
     measured = measure_small(pc, simulator, build_root) if measure else None
     small_depth = measured["depths"]["flat_attention"] if measured else DEFAULT_DEPTH
-    report["model"] = compare(pc, small_depth, l_rows=pc.context_length)
+    report["model"] = compare(pc, small_depth, l_rows=pc.max_length)
     report["sweep"] = sweep(pc, small_depth)
     small = compare(small_config(pc), small_depth, measured["depths"] if measured else None)
     small["measured"] = measured

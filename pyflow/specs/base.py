@@ -17,6 +17,14 @@ Contract shared by every consumer (C++ and RTL testbenches alike)
   is that rounded up to a multiple of 8, ``tdata_bits``, upper bits zero).
 * **TLAST** is asserted on beat ``b`` (0-based) iff ``tlast_every > 0 and (b + 1) % tlast_every == 0``.
   ``tlast_every == beats`` means "last beat of the transaction"; ``0`` means the port has no TLAST.
+* **Run-time lengths** (docs/FIXED_POINT.md, "Run-time lengths").  A kernel built for a capacity (the most
+  keys it holds, ``context.max_length``) takes the number of valid keys ``n`` (1 <= n <= capacity) at run
+  time, as a scalar input (``n``, or ``pos`` = n - 1 where the kernel stores the new token).  A port whose
+  size follows ``n`` declares a row layout: ``rows`` rows of ``cols`` elements at capacity, each row padded
+  to whole beats (``ceil(cols / lanes)``), and ``runtime`` names which of the two is ``n`` at run time
+  (:meth:`Port.at`).  Padding lanes of an input are don't-care (the kernel masks them: the testbenches fill
+  them with garbage); padding lanes of an output are 0.  Such a port carries TLAST on the last beat of the
+  transfer, whatever ``n`` is.
 * **Port kinds.**  ``axis`` = AXI4-Stream (valid/ready handshake, data, optional last);
   ``m_axi`` = AXI4 memory-mapped master (``beats`` is then the burst length, ``lanes`` the elements per
   bus word; direction ``inout`` = memory read and written: its initial contents are an input and its
@@ -25,10 +33,12 @@ Contract shared by every consumer (C++ and RTL testbenches alike)
 * **golden**: ``spec.golden(inputs) -> outputs`` maps ``{input port name: stream-order raw array}`` to
   ``{output port name: stream-order raw array}`` and is the bit-exact reference every implementation must
   match.  It wraps the lead's ``golden.llama_fixed`` op, reordering between tensor and stream layouts.
-* **make_vectors(seed)** returns deterministic, realistic input arrays (same seed -> same arrays).
+* **make_vectors(seed)** (``make_vectors(seed, n)`` for a kernel with a run-time length, ``max_length`` set)
+  returns deterministic, realistic input arrays (same seed -> same arrays).
 * **op_cycles(op, shape, depth)** gives the same formula at the shape of one op of the decode chain (the
   kernel module's ``OPS`` lists the ops it implements), for the scheduler.
-* **cycles(depth)** returns a ``golden.cycles.Timing`` (``first`` / ``last`` output-beat cycles counted
+* **cycles(depth)** (``cycles(depth, n)`` with a run-time length; :meth:`KernelSpec.timing` calls either)
+  returns a ``golden.cycles.Timing`` (``first`` / ``last`` output-beat cycles counted
   from the first input handshake, ``busy`` beats) for a kernel of latency ``depth`` (docs/FIXED_POINT.md).
 * **luts**: name -> :class:`Lut` (raw int values + element format).  Templates must take LUT contents and
   every numeric constant from the spec (``luts``, ``consts``, ``params``), never type them in.
@@ -39,6 +49,7 @@ Contract shared by every consumer (C++ and RTL testbenches alike)
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable, Mapping
@@ -80,6 +91,11 @@ class Port:
     tlast_every: int = 0
     kind: PortKind = "axis"
     doc: str = ""
+    #: Row layout (0: none): ``rows`` rows of ``cols`` elements at capacity, each row padded to whole beats.
+    rows: int = 0
+    cols: int = 0
+    #: ``"rows"`` or ``"cols"``: that dimension is the run-time length ``n`` (``""``: the port is static).
+    runtime: str = ""
 
     def __post_init__(self) -> None:
         if self.direction not in ("in", "out", "inout"):
@@ -93,11 +109,53 @@ class Port:
         if self.tlast_every and self.beats % self.tlast_every:
             raise ValueError(f"port {self.name}: tlast_every {self.tlast_every} must divide beats "
                              f"{self.beats}")
+        if self.runtime not in ("", "rows", "cols"):
+            raise ValueError(f"port {self.name}: runtime must be '', 'rows' or 'cols'")
+        if self.cols and self.beats != self.rows * self.row_beats:
+            raise ValueError(f"port {self.name}: {self.rows} rows of {self.cols} elements in {self.lanes} lanes "
+                             f"are {self.rows * self.row_beats} beats, not {self.beats}")
+        if self.runtime and not self.cols:
+            raise ValueError(f"port {self.name}: a run-time length needs a row layout (rows, cols)")
+        if self.runtime and self.tlast_every not in (0, self.beats):
+            raise ValueError(f"port {self.name}: a run-time port carries TLAST on its last beat only")
 
     @property
+    def row_beats(self) -> int:
+        """Beats of one row (``ceil(cols / lanes)``); the whole transfer without a row layout."""
+        return -(-self.cols // self.lanes) if self.cols else self.beats
+
+    def at(self, n: int) -> Port:
+        """This port at run-time length ``n`` (itself when static): rows or cols replaced, beats recomputed."""
+        if not self.runtime:
+            return self
+        rows, cols = (n, self.cols) if self.runtime == "rows" else (self.rows, n)
+        beats = rows * -(-cols // self.lanes)
+        return dataclasses.replace(self, rows=rows, cols=cols, beats=beats,
+                                   tlast_every=beats if self.tlast_every else 0)
+
+    def padded(self, raw: np.ndarray, fill: np.random.Generator | None = None) -> np.ndarray:
+        """Stream-order values with each row padded to whole beats (``beats * lanes`` values): zeros, or
+        values drawn from ``fill`` (the garbage an input's padding lanes may hold)."""
+        raw = np.asarray(raw, dtype=np.int64).reshape(-1)
+        if not self.cols or self.cols % self.lanes == 0:
+            return raw
+        width = self.row_beats * self.lanes
+        out = np.zeros((self.rows, width), dtype=np.int64)
+        if fill is not None:
+            out[:] = fill.integers(self.fmt.raw_min, self.fmt.raw_max + 1, size=out.shape)
+        out[:, :self.cols] = raw.reshape(self.rows, self.cols)
+        return out.reshape(-1)
+
+    def unpadded(self, values: np.ndarray) -> np.ndarray:
+        """The inverse of :meth:`padded`: drop the padding lanes of each row."""
+        values = np.asarray(values, dtype=np.int64).reshape(-1)
+        if not self.cols or self.cols % self.lanes == 0:
+            return values
+        return values.reshape(self.rows, self.row_beats * self.lanes)[:, :self.cols].reshape(-1)
+    @property
     def elements(self) -> int:
-        """Elements per invocation (``beats * lanes``)."""
-        return self.beats * self.lanes
+        """Elements per invocation (``beats * lanes``; ``rows * cols`` with a row layout: padding excluded)."""
+        return self.rows * self.cols if self.cols else self.beats * self.lanes
 
     @property
     def word_bits(self) -> int:
@@ -123,9 +181,10 @@ class Port:
         b = np.arange(self.beats)
         return (self.tlast_every > 0) & ((b + 1) % max(self.tlast_every, 1) == 0)
 
-    def to_words(self, raw: np.ndarray) -> list[int]:
-        """Pack stream-order raw values into ``beats`` unsigned Python ints (lane 0 in the LSBs)."""
-        raw = np.asarray(raw, dtype=np.int64).reshape(self.beats, self.lanes)
+    def to_words(self, raw: np.ndarray, fill: np.random.Generator | None = None) -> list[int]:
+        """Pack stream-order raw values into ``beats`` unsigned Python ints (lane 0 in the LSBs); padding
+        lanes are 0, or drawn from ``fill``."""
+        raw = self.padded(raw, fill).reshape(self.beats, self.lanes)
         w = int(self.fmt.width)
         mask = (1 << w) - 1
         words = []
@@ -137,7 +196,8 @@ class Port:
         return words
 
     def from_words(self, words: list[int]) -> np.ndarray:
-        """Unpack beat words into a stream-order raw int64 array (sign-extending signed formats)."""
+        """Unpack beat words into a stream-order raw int64 array (sign-extending signed formats), padding
+        lanes included (:meth:`unpadded` drops them)."""
         w = int(self.fmt.width)
         mask = (1 << w) - 1
         out = []
@@ -159,6 +219,9 @@ class Port:
             "beats": self.beats,
             "tlast_every": self.tlast_every,
             "kind": self.kind,
+            "rows": self.rows,
+            "cols": self.cols,
+            "runtime": self.runtime,
         }
 
 
@@ -194,8 +257,8 @@ class KernelSpec:
     params: Mapping[str, Any]
     ports: tuple[Port, ...]
     golden: Callable[[Arrays], Arrays]
-    make_vectors: Callable[[int], Arrays]
-    cycles: Callable[[int], Timing] | None = None
+    make_vectors: Callable[..., Arrays]
+    cycles: Callable[..., Timing] | None = None
     luts: Mapping[str, Lut] = field(default_factory=dict)
     consts: Mapping[str, Any] = field(default_factory=dict)
     langs: tuple[str, ...] = ("vitis", "dslx")
@@ -205,6 +268,10 @@ class KernelSpec:
     #: Cycles of one chain op this kernel implements at that op's shape: ``op_cycles(op, shape, depth)``
     #: (``shape`` as the scheduler's graph gives it); the scheduler and the timing models ask this.
     op_cycles: Callable[[str, Mapping[str, int], int], Timing] | None = None
+    #: Capacity of a kernel with a run-time length (the most keys it holds); None for a static kernel.
+    max_length: int | None = None
+    #: The run-time length ``n`` of an invocation from its scalar inputs (default: ``n``, or ``pos`` + 1).
+    length_of: Callable[[Arrays], int] | None = None
 
     def __post_init__(self) -> None:
         names = [p.name for p in self.ports]
@@ -228,9 +295,42 @@ class KernelSpec:
                 return p
         raise KeyError(f"kernel {self.name} has no port {name!r}")
 
+    @property
+    def runtime(self) -> bool:
+        """True when the kernel takes a run-time length (its behaviour depends on the decode position)."""
+        return self.max_length is not None
+
+    def length(self, inputs: Arrays) -> int:
+        """The run-time length ``n`` of the invocation ``inputs`` (the capacity for a static kernel)."""
+        if not self.runtime:
+            return 0
+        if self.length_of is not None:
+            n = int(self.length_of(inputs))
+        elif "n" in inputs:
+            n = int(np.asarray(inputs["n"]).reshape(-1)[0])
+        else:
+            n = int(np.asarray(inputs["pos"]).reshape(-1)[0]) + 1
+        return n
+
+    def ports_at(self, n: int) -> tuple[Port, ...]:
+        """Every port at run-time length ``n``."""
+        return tuple(p.at(n) for p in self.ports)
+
+    def timing(self, depth: int, n: int | None = None) -> Timing | None:
+        """The cycle model for pipeline depth ``depth`` at run-time length ``n`` (capacity by default)."""
+        if self.cycles is None:
+            return None
+        if not self.runtime:
+            return self.cycles(depth)
+        return self.cycles(depth, self.max_length if n is None else int(n))
+
     def expected(self, inputs: Arrays) -> Arrays:
-        """Golden outputs for ``inputs``, checked against the declared port shapes."""
-        for p in self.inputs:
+        """Golden outputs for ``inputs``, checked against the declared port shapes (at the run-time length)."""
+        n = self.length(inputs)
+        if self.runtime and not 1 <= n <= int(self.max_length):
+            raise ValueError(f"kernel {self.name}: run-time length n = {n} outside 1..{self.max_length}")
+        ports = {p.name: p for p in self.ports_at(n)} if self.runtime else {p.name: p for p in self.ports}
+        for p in (ports[q.name] for q in self.inputs):
             if p.name not in inputs:
                 raise ValueError(f"kernel {self.name}: missing input {p.name}")
             if np.asarray(inputs[p.name]).size != p.elements:
@@ -240,7 +340,7 @@ class KernelSpec:
                 )
         out = self.golden(inputs)
         result: Arrays = {}
-        for p in self.outputs:
+        for p in (ports[q.name] for q in self.outputs):
             arr = np.asarray(out[p.name], dtype=np.int64).reshape(-1)
             if arr.size != p.elements:
                 raise ValueError(
@@ -250,9 +350,12 @@ class KernelSpec:
             result[p.name] = arr
         return result
 
-    def vectors(self, seed: int = 0) -> tuple[Arrays, Arrays]:
-        """``(inputs, expected outputs)`` for ``seed``, all stream-order int64."""
-        ins = {k: np.asarray(v, dtype=np.int64).reshape(-1) for k, v in self.make_vectors(seed).items()}
+    def vectors(self, seed: int = 0, n: int | None = None) -> tuple[Arrays, Arrays]:
+        """``(inputs, expected outputs)`` for ``seed`` (at run-time length ``n``, default the capacity), all
+        stream-order int64."""
+        raw = self.make_vectors(seed, self.max_length if n is None else int(n)) if self.runtime \
+            else self.make_vectors(seed)
+        ins = {k: np.asarray(v, dtype=np.int64).reshape(-1) for k, v in raw.items()}
         return ins, self.expected(ins)
 
     def key(self) -> dict[str, Any]:

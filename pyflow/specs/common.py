@@ -55,3 +55,25 @@ def lut_fmt(values: np.ndarray, frac: int) -> Fmt:
     if lo >= 0:
         return Fmt(unsigned_bits(hi), frac, signed=False, rnd="TRN", ovf="WRAP")
     return Fmt(signed_bits(max(-lo, hi)), frac, signed=True, rnd="TRN", ovf="WRAP")
+
+
+def length_fmt(capacity: int) -> Fmt:
+    """Format of a run-time length 1..capacity (unsigned integer)."""
+    return Fmt(unsigned_bits(capacity), 0, signed=False, rnd="TRN", ovf="WRAP")
+
+
+def length_port(capacity: int):  # noqa: ANN201 (Port)
+    """The scalar input ``n``: the run-time number of valid keys, 1..capacity (docs/FIXED_POINT.md)."""
+    from pyflow.specs.base import Port
+
+    return Port("n", "in", length_fmt(capacity), kind="scalar", doc=f"valid keys this invocation, 1..{capacity}")
+
+
+def row_port(name: str, direction: str, fmt: Fmt, lanes: int, rows: int, cols: int, runtime: str, doc: str = ""):  # noqa: ANN201
+    """A stream of ``rows`` rows of ``cols`` elements (capacity), each row padded to whole beats of ``lanes``,
+    TLAST on its last beat; ``runtime`` ("rows" / "cols") is the dimension that follows the run-time length."""
+    from pyflow.specs.base import Port
+
+    beats = rows * -(-cols // lanes)
+    return Port(name, direction, fmt, lanes=lanes, beats=beats, tlast_every=beats, rows=rows, cols=cols,
+                runtime=runtime, doc=doc)

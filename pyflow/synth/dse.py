@@ -314,7 +314,7 @@ def project_configure(ctx: DseContext, point: DsePoint) -> Any:  # noqa: ANN401
 
     raw = tomllib.loads(pcm.DEFAULT_CONFIG.read_text())
     if ctx.config_text:
-        pcm.merge_tables(raw, tomllib.loads(ctx.config_text))
+        pcm.merge_tables(raw, pcm.migrate(tomllib.loads(ctx.config_text)))
     key = lanes_key(point.kernel)
     if key is None:
         raise FlowError(f"dse: kernel {point.kernel} has no lanes key")
@@ -325,7 +325,7 @@ def project_configure(ctx: DseContext, point: DsePoint) -> Any:  # noqa: ANN401
         raw.setdefault("model", {}).pop("hf_config", None)
         raw["model"].update(hidden_size=m.hidden_size, num_attention_heads=m.num_attention_heads,
                             num_key_value_heads=m.num_key_value_heads, head_dim=m.head_dim)
-        raw.setdefault("context", {})["length"] = sm.context_length
+        raw.setdefault("context", {})["length"] = sm.max_length
         raw["lanes"] = dict(sm.lanes)
     over: dict[str, Any] = {"lanes": {key: point.lanes}}
     if point.formats:
@@ -354,9 +354,9 @@ def project_error(pc: Any, point: DsePoint) -> dict[str, float] | None:  # noqa:
     from pyflow.specs import op_kernels
 
     m = pc.model
-    tag = f"{point.formats_label} {m.hidden_size} {m.num_attention_heads} {m.head_dim} {pc.context_length}"
+    tag = f"{point.formats_label} {m.hidden_size} {m.num_attention_heads} {m.head_dim} {pc.max_length}"
     if tag not in _ERR_CACHE:
-        rep = accuracy.accuracy_report(pc.model, pc.scheme, min(ERR_CTX, pc.context_length), seed=0)
+        rep = accuracy.accuracy_report(pc.model, pc.scheme, min(ERR_CTX, pc.max_length), seed=0)
         _ERR_CACHE[tag] = rep["realistic"]["ops"]
     kernel_of = op_kernels()
     ops = [e for op, e in _ERR_CACHE[tag].items() if kernel_of.get(op) == point.kernel]

@@ -62,7 +62,7 @@ def _model(args: argparse.Namespace) -> tuple[Any, Any, int, str]:
     from pyflow.project.config import load_project_config
 
     pc = load_project_config(args.config)
-    ctx = args.ctx if args.ctx is not None else pc.context_length
+    ctx = args.ctx if args.ctx is not None else pc.max_length
     if args.checkpoint is not None:
         from pyflow.project.checkpoint import load_checkpoint
 

@@ -26,7 +26,7 @@ INCLUDES = ("kv_cache", "qk", "softmax_max", "softmax_exp", "softmax_norm", "av"
 def build(pc) -> KernelSpec:  # noqa: ANN001
     """The attention_decode spec for project config ``pc``."""
     s, m = pc.scheme, pc.model
-    n, d, g = pc.context_length, m.head_dim, m.group_size
+    n, d, g = pc.max_length, m.head_dim, m.group_size
     pq, psm, pav, pkv = pc.lanes["qk"], pc.lanes["softmax"], pc.lanes["av"], pc.lanes["kv_cache"]
     cap = n
     ports = (

@@ -27,7 +27,7 @@ INCLUDES = ("rmsnorm", "gemv", "rope", "kv_cache", "qk", "softmax_max", "softmax
 def build(pc) -> KernelSpec:  # noqa: ANN001
     """The decode_step spec for project config ``pc``."""
     s, m = pc.scheme, pc.model
-    n, d, g = pc.context_length, m.head_dim, m.group_size
+    n, d, g = pc.max_length, m.head_dim, m.group_size
     h, nh, nk, kv = m.hidden_size, m.num_attention_heads, m.num_key_value_heads, m.kv_dim
     if nh * d != h or h % kv:
         raise ValueError(f"decode_step: needs heads*head_dim == hidden_size ({nh * d} vs {h}) and "

@@ -24,7 +24,7 @@ def small() -> ProjectConfig:
 def variant() -> ProjectConfig:
     """N = 8 keys, P = 2 lanes (a K row takes 8 beats, a V^T row 4), L = 8 rows = 2 tiles of R = 4."""
     pc = small()
-    return dataclasses.replace(pc, context_length=8, lanes={**pc.lanes, "qk": 2, "softmax": 2, "av": 2})
+    return dataclasses.replace(pc, max_length=8, lanes={**pc.lanes, "qk": 2, "softmax": 2, "av": 2})
 
 
 def modes() -> ProjectConfig:

@@ -37,7 +37,7 @@ def dims(pc) -> dict[str, int]:  # noqa: ANN001 (ProjectConfig)
     """FLAT parameters from a project config: R = the largest divisor of N up to FLAT_ROWS, L = min(N,
     FLAT_TILES * R) query rows (a chunk of the prefill; pyflow.sim.flat_hw models the whole L = N prefill),
     P = the lanes that divide both d and N (gcd of the qk, softmax and av lanes)."""
-    n, d = pc.context_length, pc.model.head_dim
+    n, d = pc.max_length, pc.model.head_dim
     p = math.gcd(pc.lanes["qk"], pc.lanes["softmax"], pc.lanes["av"])
     r = max(x for x in range(1, FLAT_ROWS + 1) if n % x == 0)
     return {"R": r, "N": n, "D": d, "P": p, "L": min(n, FLAT_TILES * r)}

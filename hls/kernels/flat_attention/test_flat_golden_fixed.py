@@ -139,7 +139,7 @@ def test_offchip_models_match_counted_traffic(monkeypatch) -> None:
     ff.unfused_attention(q, k, v, S)
     assert ff.unfused_offchip(l_rows, n, d, S)["total"] == moved["bytes"]
     # FLAT: exactly what its ports carry (K and V^T once per tile), 2-byte act words
-    spec = get_spec("flat_attention", dataclasses.replace(small_config(load_project_config()), context_length=n))
+    spec = get_spec("flat_attention", dataclasses.replace(small_config(load_project_config()), max_length=n))
     words = sum(p.elements for p in spec.ports)
     l_spec, r_spec = spec.params["L"], spec.params["R"]
     assert ff.flat_offchip(l_spec, n, spec.params["D"], r_spec, S)["total"] == words * 2

@@ -18,7 +18,7 @@ from pyflow.specs.common import gauss, mag, pad_to, rng, signed_bits
 NAME = "gemv"
 #: The chain ops (golden.llama.CHAIN_OPS) this kernel implements.
 OPS = ("q_proj", "k_proj", "v_proj", "o_proj")
-#: The [lanes] key of the project config that sets this kernel\'s lanes.
+#: The [lanes] key of the project config that sets this kernel's lanes.
 LANES_KEY = "gemv"
 
 

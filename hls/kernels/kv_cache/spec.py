@@ -21,7 +21,7 @@ from pyflow.specs.common import gauss, pad_to, rng
 NAME = "kv_cache"
 #: The chain ops (golden.llama.CHAIN_OPS) this kernel implements.
 OPS = ("mem_store_kv", "mem_load_kv")
-#: The [lanes] key of the project config that sets this kernel\'s lanes.
+#: The [lanes] key of the project config that sets this kernel's lanes.
 LANES_KEY = "kv_cache"
 #: Longest AXI burst the kernel issues (beats); also the m_axi max_*_burst_length.
 BURST = 16
@@ -34,7 +34,7 @@ MEM_READ_GAP, MEM_WRITE_GAP = 2, 3
 def build(pc) -> KernelSpec:  # noqa: ANN001
     """The kv_cache spec for project config ``pc``."""
     s, m = pc.scheme, pc.model
-    n, d, p = pc.context_length, m.head_dim, pc.lanes[LANES_KEY]
+    n, d, p = pc.max_length, m.head_dim, pc.lanes[LANES_KEY]
     cap = n
     ports = (
         Port("k_new", "in", s.act, lanes=p, beats=d // p, tlast_every=d // p, doc="roped key of the new token"),

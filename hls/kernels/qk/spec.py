@@ -16,14 +16,14 @@ from pyflow.specs.common import gauss, mag, pad_to, rng, signed_bits, unsigned_b
 NAME = "qk"
 #: The chain ops (golden.llama.CHAIN_OPS) this kernel implements.
 OPS = ("qk",)
-#: The [lanes] key of the project config that sets this kernel\'s lanes.
+#: The [lanes] key of the project config that sets this kernel's lanes.
 LANES_KEY = "qk"
 
 
 def build(pc) -> KernelSpec:  # noqa: ANN001
     """The qk spec for project config ``pc``."""
     s, m = pc.scheme, pc.model
-    n, d, p = pc.context_length, m.head_dim, pc.lanes[LANES_KEY]
+    n, d, p = pc.max_length, m.head_dim, pc.lanes[LANES_KEY]
     beats = n * d // p
     ports = (
         Port("k", "in", s.act, lanes=p, beats=beats, tlast_every=beats, doc="key rows"),

@@ -29,7 +29,7 @@ def test_rtl(simulator: str, tmp_path_factory: pytest.TempPathFactory) -> None:
 
 
 def test_golden_tracks_float64() -> None:
-    s, d, n = PC.scheme, PC.model.head_dim, PC.context_length
+    s, d, n = PC.scheme, PC.model.head_dim, PC.max_length
     ins, out = get_spec(KERNEL, PC).vectors(1)
     q = s.act.to_float(ins["q"][:d])
     k = s.act.to_float(ins["k"]).reshape(n, d)

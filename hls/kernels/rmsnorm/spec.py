@@ -16,7 +16,7 @@ from pyflow.specs.common import gauss, lut_fmt, mag, pad_to, rng, unsigned_bits
 NAME = "rmsnorm"
 #: The chain ops (golden.llama.CHAIN_OPS) this kernel implements.
 OPS = ("rmsnorm",)
-#: The [lanes] key of the project config that sets this kernel\'s lanes.
+#: The [lanes] key of the project config that sets this kernel's lanes.
 LANES_KEY = "rmsnorm"
 
 

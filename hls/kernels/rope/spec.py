@@ -20,7 +20,7 @@ from pyflow.specs.common import gauss, lut_fmt, pad_to, rng
 NAME = "rope"
 #: The chain ops (golden.llama.CHAIN_OPS) this kernel implements.
 OPS = ("rope_q", "rope_k")
-#: The [lanes] key of the project config that sets this kernel\'s lanes.
+#: The [lanes] key of the project config that sets this kernel's lanes.
 LANES_KEY = "rope"
 POS_FMT = Fmt(32, 0, signed=False, rnd="TRN", ovf="WRAP")
 

@@ -18,7 +18,7 @@ from pyflow.specs.common import clog2, lut_fmt, mag, pad_to, signed_bits, unsign
 NAME = "softmax_exp"
 #: The chain ops (golden.llama.CHAIN_OPS) this kernel implements.
 OPS = ("softmax_exp",)
-#: The [lanes] key of the project config that sets this kernel\'s lanes.
+#: The [lanes] key of the project config that sets this kernel's lanes.
 LANES_KEY = "softmax"
 
 
@@ -50,7 +50,7 @@ def exp_consts(s) -> dict[str, int]:  # noqa: ANN001 (FixedScheme)
 def build(pc) -> KernelSpec:  # noqa: ANN001
     """The softmax_exp spec for project config ``pc``."""
     s = pc.scheme
-    n, p = pc.context_length, pc.lanes[LANES_KEY]
+    n, p = pc.max_length, pc.lanes[LANES_KEY]
     sf = sum_fmt(s, n)
     ports = (
         Port("max", "in", s.logit, lanes=1, beats=1, tlast_every=1, doc="row maximum (softmax_max)"),

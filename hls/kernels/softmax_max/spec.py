@@ -1,6 +1,7 @@
-"""Softmax pass 1: the maximum logit of one head (exact).
+"""Softmax pass 1: the maximum logit of one head (exact), over a run-time number of keys.
 
-Ports: ``logit`` (logit, P lanes, N/P beats), ``max`` (logit, 1 lane, 1 beat).
+Ports: ``n`` (scalar: valid keys, 1..N), ``logit`` (logit, P lanes, ceil(n/P) beats: the last beat's lanes
+at and beyond n are padding, which the kernel masks), ``max`` (logit, 1 lane, 1 beat).  N = context.max_length.
 """
 
 from __future__ import annotations
@@ -9,13 +10,14 @@ import numpy as np
 
 from golden import cycles
 from golden import llama_fixed as lf
+from golden.cycles import row_beats
 from pyflow.specs.base import Arrays, KernelSpec, Port
-from pyflow.specs.common import pad_to
+from pyflow.specs.common import length_port, row_port
 
 NAME = "softmax_max"
 #: The chain ops (golden.llama.CHAIN_OPS) this kernel implements.
 OPS = ("softmax_max",)
-#: The [lanes] key of the project config that sets this kernel\'s lanes.
+#: The [lanes] key of the project config that sets this kernel's lanes.
 LANES_KEY = "softmax"
 
 
@@ -30,26 +32,31 @@ def random_logits(r: np.random.Generator, n: int, s) -> np.ndarray:  # noqa: ANN
 def build(pc) -> KernelSpec:  # noqa: ANN001
     """The softmax_max spec for project config ``pc``."""
     s = pc.scheme
-    n, p = pc.context_length, pc.lanes[LANES_KEY]
+    cap, p = pc.max_length, pc.lanes[LANES_KEY]
     ports = (
-        Port("logit", "in", s.logit, lanes=p, beats=n // p, tlast_every=n // p),
+        length_port(cap),
+        row_port("logit", "in", s.logit, p, rows=1, cols=cap, runtime="cols"),
         Port("max", "out", s.logit, lanes=1, beats=1, tlast_every=1),
     )
 
     def golden(ins: Arrays) -> Arrays:
         return {"max": np.atleast_1d(lf.softmax_max(ins["logit"]))}
 
+    def make_vectors(seed: int, n: int) -> Arrays:
+        return {"n": np.array([n]), "logit": random_logits(np.random.default_rng([seed, 1]), n, s)}
+
     return KernelSpec(
         name=NAME,
-        params={"N": n, "P": p},
-        consts={"BEATS": n // p},
+        params={"N": cap, "P": p},
+        consts={"BEATS": row_beats(cap, p)},
         ports=ports,
         golden=golden,
-        make_vectors=lambda seed: {"logit": random_logits(np.random.default_rng([seed, 1]), n, s)},
-        cycles=lambda depth: cycles.softmax_max(n, p, depth),
+        make_vectors=make_vectors,
+        cycles=lambda depth, n: cycles.softmax_max(n, p, depth),
+        max_length=cap,
         lanes_key=LANES_KEY,
         op_cycles=lambda op, shape, depth: cycles.repeat(
-            cycles.softmax_max(pad_to(shape["n"], p), p, depth),
+            cycles.softmax_max(shape["n"], p, depth),
             shape.get("invocations", 1)),
         doc=__doc__.splitlines()[0],
     )

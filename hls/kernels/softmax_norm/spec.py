@@ -18,7 +18,7 @@ from pyflow.specs.common import lut_fmt, pad_to
 NAME = "softmax_norm"
 #: The chain ops (golden.llama.CHAIN_OPS) this kernel implements.
 OPS = ("softmax_norm",)
-#: The [lanes] key of the project config that sets this kernel\'s lanes.
+#: The [lanes] key of the project config that sets this kernel's lanes.
 LANES_KEY = "softmax"
 
 
@@ -55,7 +55,7 @@ def norm_consts(s, n: int) -> dict[str, int]:  # noqa: ANN001 (FixedScheme)
 def build(pc) -> KernelSpec:  # noqa: ANN001
     """The softmax_norm spec for project config ``pc``."""
     s = pc.scheme
-    n, p = pc.context_length, pc.lanes[LANES_KEY]
+    n, p = pc.max_length, pc.lanes[LANES_KEY]
     ports = (
         Port("sum", "in", sum_fmt(s, n), lanes=1, beats=1, tlast_every=1, doc="exact exp sum (softmax_exp)"),
         Port("exp", "in", s.exp, lanes=p, beats=n // p, tlast_every=n // p),

@@ -4,9 +4,10 @@ The testbench (hls/templates/vitis/tb.cpp.j2) compares every output element with
 vectors bit for bit and TLAST on every beat; this module collects its verdicts into
 ``build/report/csim_report.json``:
 
-``{"config": {...}, "small": bool, "gxx": "...", "hls4ml": "...", "kernels": {name: {"status":
-"pass"|"fail", "compile_s", "cached", "run_s", "elements", "messages": [...]}}, "passed": int,
-"failed": int}``
+``{"config": {...}, "small": bool, "positions": [...], "gxx": "...", "hls4ml": "...", "kernels": {name:
+{"status": "pass"|"fail", "compile_s", "cached", "run_s", "elements", "messages": [...], "positions":
+[{"pos": int | null, "status", "messages"}, ...]}}, "passed": int, "failed": int}`` (a kernel passes when
+every position passes; a kernel without a run-time length runs once, ``pos`` null).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pyflow.backends.templates import RenderResult, write_if_changed
-from pyflow.backends.vitis.render import render_vitis
+from pyflow.backends.vitis.render import render_vitis, vector_dirs
 from pyflow.errors import FlowError
 from pyflow.paths import BUILD, KERNELS_DIR
 from pyflow.specs import all_specs
@@ -43,12 +44,14 @@ def compile_kernel(spec: KernelSpec, out_root: Path) -> gxx.Compiled:
     return gxx.compile_exe([d / f"{spec.name}.cpp", d / f"{spec.name}_tb.cpp"], includes, f"{spec.name}_tb")
 
 
-def run_kernel(spec: KernelSpec, exe: Path, out_root: Path, timeout_s: int = 600) -> tuple[bool, list[str], float]:
-    """Run the testbench on the rendered vectors; return (passed, its MISMATCH/ERROR lines, seconds)."""
+def run_kernel(spec: KernelSpec, exe: Path, out_root: Path, timeout_s: int = 600, folder: str = "vectors"
+               ) -> tuple[bool, list[str], float]:
+    """Run the testbench on the rendered vectors in ``folder``; return (passed, its MISMATCH/ERROR lines,
+    seconds)."""
     d = kernel_dir(spec, out_root)
     t0 = time.perf_counter()
     try:
-        res = subprocess.run([str(exe), str(d / "vectors")], capture_output=True, text=True, timeout=timeout_s,
+        res = subprocess.run([str(exe), str(d / folder)], capture_output=True, text=True, timeout=timeout_s,
                              check=False)
     except subprocess.TimeoutExpired:
         return False, [f"testbench ran longer than {timeout_s} s"], time.perf_counter() - t0
@@ -61,8 +64,9 @@ def run_kernel(spec: KernelSpec, exe: Path, out_root: Path, timeout_s: int = 600
     return passed, msgs, secs
 
 
-def render_for_csim(specs: Sequence[KernelSpec], pc: Any, out_root: Path) -> RenderResult:
-    """Render every spec (and the kernels a top includes) for C-sim."""
+def render_for_csim(specs: Sequence[KernelSpec], pc: Any, out_root: Path, positions: Sequence[int] = ()
+                    ) -> RenderResult:
+    """Render every spec (and the kernels a top includes) for C-sim, with vectors at ``positions``."""
     result = RenderResult()
     names = {s.name for s in specs}
     extra: list[str] = []
@@ -74,13 +78,15 @@ def render_for_csim(specs: Sequence[KernelSpec], pc: Any, out_root: Path) -> Ren
         for dep in extra:
             result.merge(render_vitis(get_spec(dep, pc), pc, out_root, with_vectors=False))
     for s in specs:
-        result.merge(render_vitis(s, pc, out_root))
+        result.merge(render_vitis(s, pc, out_root, positions=positions))
     return result
 
 
 def run_csim(pc: Any, names: Sequence[str] | None = None, small: bool = False, out_root: Path | None = None,
-             report_path: Path | None = REPORT, progress: bool = True) -> dict[str, Any]:
-    """C-simulate the requested kernels (all by default); return and write the report."""
+             report_path: Path | None = REPORT, progress: bool = True, positions: Sequence[int] | None = None
+             ) -> dict[str, Any]:
+    """C-simulate the requested kernels (all by default) at decode ``positions`` (default: the config's
+    :attr:`~pyflow.project.config.ProjectConfig.positions`); return and write the report."""
     from pyflow.project.config import small_config
 
     pcx = small_config(pc) if small else pc
@@ -92,7 +98,9 @@ def run_csim(pc: Any, names: Sequence[str] | None = None, small: bool = False, o
     gxx.gxx_path()
     gxx.ap_types_dir()
     t0 = time.perf_counter()
-    render_for_csim(specs, pcx, out_root)
+    positions = tuple(pcx.positions if positions is None else positions)
+    check_positions(positions, pcx.max_length)
+    render_for_csim(specs, pcx, out_root, positions)
     say(f"  rendered into {out_root} ({time.perf_counter() - t0:.1f} s)", flush=True)
     kernels: dict[str, Any] = {}
     for i, spec in enumerate(specs, 1):
@@ -102,10 +110,19 @@ def run_csim(pc: Any, names: Sequence[str] | None = None, small: bool = False, o
         except FlowError as exc:
             comp = gxx.Compiled(Path(), False, 0.0, "")
             ok, msgs, secs = False, [f"compile error: {exc}"], 0.0
+            runs = []
         else:
             say(f" {'cached' if comp.cached else f'{comp.seconds:.1f} s'}, running...", end="", flush=True)
-            ok, msgs, secs = run_kernel(spec, comp.exe, out_root)
-        say(f" {'PASS' if ok else 'FAIL'} ({secs:.2f} s)", flush=True)
+            runs = []
+            for folder, pos in vector_dirs(spec, positions).items():
+                p_ok, p_msgs, p_secs = run_kernel(spec, comp.exe, out_root, folder=folder)
+                runs.append({"pos": pos, "status": "pass" if p_ok else "fail", "messages": p_msgs,
+                             "run_s": round(p_secs, 3)})
+            ok = all(r["status"] == "pass" for r in runs)
+            msgs = [f"pos {r['pos']}: {m}" if r["pos"] is not None else m for r in runs for m in r["messages"]]
+            secs = sum(r["run_s"] for r in runs)
+        where = "" if len(runs) < 2 else f" at {len(runs)} positions"
+        say(f" {'PASS' if ok else 'FAIL'}{where} ({secs:.2f} s)", flush=True)
         for m in msgs[:4]:
             say(f"      {m}", flush=True)
         kernels[spec.name] = {
@@ -115,11 +132,13 @@ def run_csim(pc: Any, names: Sequence[str] | None = None, small: bool = False, o
             "run_s": round(secs, 3),
             "elements": {p.name: p.elements for p in spec.outputs},
             "messages": msgs,
+            "positions": runs,
         }
     passed = sum(k["status"] == "pass" for k in kernels.values())
     report = {
         "config": pcx.to_dict(),
         "small": small,
+        "positions": list(positions),
         "gxx": gxx.gxx_version(),
         "hls4ml": gxx.hls4ml_version(),
         "kernels": kernels,
@@ -131,6 +150,14 @@ def run_csim(pc: Any, names: Sequence[str] | None = None, small: bool = False, o
         write_if_changed(Path(report_path), json.dumps(report, indent=2) + "\n")
         say(f"csim: {passed}/{len(kernels)} passed; report {report_path}", flush=True)
     return report
+
+
+def check_positions(positions: Sequence[int], capacity: int) -> None:
+    """FlowError unless every decode position is within the capacity (0 <= pos < capacity)."""
+    bad = [p for p in positions if not 0 <= int(p) < capacity]
+    if bad:
+        raise FlowError(f"decode position {bad[0]} is outside 0..{capacity - 1} (context.max_length = {capacity}); "
+                        "choose positions below the capacity")
 
 
 def check_report(report: dict[str, Any]) -> None:

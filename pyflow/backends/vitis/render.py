@@ -5,8 +5,11 @@ Layout of ``build/kernels/<name>/``::
     <name>.h          types (one per port format / LUT), beat types, the top-level prototype
     <name>.cpp        the kernel (Vitis HLS C++, template hls/kernels/<name>/<name>.cpp.j2)
     <name>_tb.cpp     C testbench: reads vectors/, drives the kernel, compares every word bit for bit
-    vectors/<port>.in.txt   input raw values, stream order, one signed decimal per line
-    vectors/<port>.exp.txt  expected output raw values (golden model), same format
+    vectors/<port>.in.txt   input raw values, stream order, one signed decimal per line, every lane of every
+                            beat (an input's padding lanes hold garbage the kernel must ignore)
+    vectors/<port>.exp.txt  expected output raw values (golden model), same format (padding lanes 0)
+    vectors_pos<p>/         the same at decode position p (run-time length n = p + 1), for each position
+                            asked for; vectors/ is the last position the capacity allows
     run_hls.tcl       Vitis HLS project script (csim, csynth, cosim, export)
 
 Files are written atomically and only when their content changed, so a second run with no change rewrites
@@ -17,6 +20,7 @@ Vitis' AXI-stream side-channel header, which the hls4ml ap_types copy lacks
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +47,30 @@ def render_shim(out_root: Path = KERNELS_DIR, result: RenderResult | None = None
     return shim
 
 
+def vector_dirs(spec: KernelSpec, positions: Sequence[int] = ()) -> dict[str, int | None]:
+    """Vector folder name -> decode position (None: a kernel without a run-time length)."""
+    if not spec.runtime:
+        return {"vectors": None}
+    last = int(spec.max_length) - 1
+    return {"vectors": last, **{f"vectors_pos{p}": int(p) for p in positions if int(p) != last}}
+
+
+def write_vectors(spec: KernelSpec, folder: Path, seed: int = VECTOR_SEED, pos: int | None = None,
+                  result: RenderResult | None = None) -> None:
+    """The golden vectors of ``spec`` at decode position ``pos`` (run-time length pos + 1) into ``folder``."""
+    ins, exp = spec.vectors(seed, None if pos is None else pos + 1)
+    ports = {p.name: p for p in spec.ports_at(spec.length(ins))}
+    fill = np.random.default_rng([seed, 0xF111])  # garbage for the padding lanes of the inputs
+    for p in spec.inputs:
+        write_if_changed(folder / f"{p.name}.in.txt", vectors_text(ports[p.name].padded(ins[p.name], fill)), result)
+    for p in spec.outputs:
+        write_if_changed(folder / f"{p.name}.exp.txt", vectors_text(ports[p.name].padded(exp[p.name])), result)
+
+
 def render_vitis(spec: KernelSpec, pc: Any, out_root: Path = KERNELS_DIR, seed: int = VECTOR_SEED,
-                 with_vectors: bool = True) -> RenderResult:
-    """Render the Vitis C++ kernel, header, testbench, Tcl and vectors of ``spec`` into out_root/<name>."""
+                 with_vectors: bool = True, positions: Sequence[int] = ()) -> RenderResult:
+    """Render the Vitis C++ kernel, header, testbench, Tcl and vectors of ``spec`` into out_root/<name>
+    (vectors at every decode position in ``positions`` and at the last one, :func:`vector_dirs`)."""
     result = RenderResult()
     env = environment("vitis", spec.name)
     out = Path(out_root) / spec.name
@@ -59,11 +84,8 @@ def render_vitis(spec: KernelSpec, pc: Any, out_root: Path = KERNELS_DIR, seed: 
     for fname, template in files.items():
         write_if_changed(out / fname, render(spec, "vitis", template, extra, env), result)
     if with_vectors:
-        ins, exp = spec.vectors(seed)
-        for p in spec.inputs:
-            write_if_changed(out / "vectors" / f"{p.name}.in.txt", vectors_text(ins[p.name]), result)
-        for p in spec.outputs:
-            write_if_changed(out / "vectors" / f"{p.name}.exp.txt", vectors_text(exp[p.name]), result)
+        for folder, pos in vector_dirs(spec, positions).items():
+            write_vectors(spec, out / folder, seed, pos, result)
     render_shim(out_root, result)
     return result
 

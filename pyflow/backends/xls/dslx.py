@@ -39,6 +39,17 @@ def chan(port: Port | str) -> str:
     return f"ch_{port.name if isinstance(port, Port) else port}"
 
 
+def core_last(port: Port) -> bool:
+    """True when the core computes the port's TLAST (an output whose length follows a run-time length): its
+    channel then carries one more bit, the MSB, which the AXI4-Stream wrapper turns into TLAST."""
+    return port.direction == "out" and port.kind == "axis" and bool(port.runtime) and port.tlast_every > 0
+
+
+def chan_bits(port: Port) -> int:
+    """Width of a port's DSLX channel: the beat word, plus the TLAST bit the core computes (:func:`core_last`)."""
+    return port.word_bits + int(core_last(port))
+
+
 def dslx_array(values: Iterable[int], per_line: int = 12) -> str:
     """DSLX array literal body: comma-separated integers, ``per_line`` per line."""
     vals = [str(int(v)) for v in values]
@@ -51,7 +62,8 @@ def dslx_environment(kernel: str | None = None) -> jinja2.Environment:
 
     env = environment("dslx", kernel)
     env.filters["dslx_array"] = dslx_array
-    env.globals.update(index_bits=index_bits, chan=chan, requant_fn=requant_fn, lane=lane, lane_raw=lane_raw,
+    env.globals.update(index_bits=index_bits, chan=chan, chan_bits=chan_bits, core_last=core_last,
+                       requant_fn=requant_fn, lane=lane, lane_raw=lane_raw,
                        sbits=sbits, pack_lanes=pack_lanes, acc_bits=acc_bits,
                        mul_fn=ffi.mul_fn, rom_fn=ffi.rom_fn, pipe_fn=ffi.pipe_fn, shl_fn=ffi.shl_fn,
                        is_pow2=lambda v: int(v) > 0 and int(v) & (int(v) - 1) == 0,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyflow.backends.templates import environment
-from pyflow.backends.xls.dslx import chan
+from pyflow.backends.xls.dslx import chan, core_last
 from pyflow.backends.xls.ffi import ECP5_DSP_DEFINE
 from pyflow.errors import FlowError
 from pyflow.specs.base import KernelSpec, Port
@@ -55,20 +55,23 @@ class OutputFifo:
 
 
 def _wrapper_port(p: Port, dslx_module: str) -> dict[str, Any]:
-    if p.kind != "axis":
+    if p.kind not in ("axis", "scalar"):
         raise FlowError(f"rtl: port {p.name} of kind {p.kind} is not supported by the AXI4-Stream wrapper")
+    last = core_last(p)
     return {"name": p.name, "width": p.word_bits, "tlast_every": p.tlast_every,
-            "count_bits": index_bits(p.tlast_every),
+            "count_bits": index_bits(p.tlast_every), "core_last": last, "fw": p.word_bits + int(last),
             "core": f"{dslx_module}__{chan(p)}"}
 
 
 def render_wrapper(spec: KernelSpec, core: str, stages: int) -> str:
     """Verilog of the AXI4-Stream wrapper (module ``spec.name``) around core module ``core``."""
+    streams = [p for p in spec.inputs if p.kind == "axis"]
     env = environment("rtl")
     return env.get_template("axis_wrapper.v.j2").render(
         module=spec.name, core=core, clk=CLK, rst=RST, core_rst=RST, stages=stages, ecp5_define=ECP5_DSP_DEFINE,
-        fifo=OutputFifo.for_core(stages, len(spec.inputs)),
+        fifo=OutputFifo.for_core(stages, len(streams)),
         ibuf={"depth": INPUT_BUFFER_DEPTH, "abits": index_bits(INPUT_BUFFER_DEPTH)},
-        inputs=[_wrapper_port(p, spec.name) for p in spec.inputs],
+        scalars=[_wrapper_port(p, spec.name) for p in spec.inputs if p.kind == "scalar"],
+        inputs=[_wrapper_port(p, spec.name) for p in streams],
         outputs=[_wrapper_port(p, spec.name) for p in spec.outputs],
     )
