@@ -28,7 +28,7 @@ def test_defaults_are_llama_3_2_1b() -> None:
     assert pc.clock_period_ns == pytest.approx(5.0)
 
 
-def test_overrides_reach_scheme_and_lanes(tmp_path: Path) -> None:
+def test_overrides_reach_scheme_and_lanes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pc = load_project_config(_write(tmp_path, """
 [context]
 length = 256
@@ -45,16 +45,25 @@ exp_lut_bits = 8
     assert (pc.scheme.logit.width, pc.scheme.logit.frac, pc.scheme.logit.rnd) == (20, 10, "TRN")
     assert pc.scheme.logit.ovf == "SAT"  # untouched field keeps the default
     assert len(pc.scheme.exp_lut) == 256
+    # context.length is the old name of context.max_length: read as it, with one note
+    assert "context.length is now context.max_length" in capsys.readouterr().err
+
+
+def test_lanes_need_not_divide_the_context(tmp_path: Path) -> None:
+    """Partial last beats are masked, so lanes that do not divide the capacity are fine."""
+    pc = load_project_config(_write(tmp_path, "[context]\nmax_length = 100\n[lanes]\nsoftmax = 8\nav = 16\n"))
+    assert (pc.max_length, pc.lanes["softmax"], pc.lanes["av"]) == (100, 8, 16)
 
 
 @pytest.mark.parametrize(("text", "message"), [
     ("[lanes]\ngemv = 3\n", "config: lanes.gemv = 3 does not divide model.hidden_size = 2048"),
-    ("[lanes]\nsoftmax = 5\n", "config: lanes.softmax = 5 does not divide context.length = 128"),
+    ("[lanes]\nkv_cache = 3\n", "config: lanes.kv_cache = 3 does not divide model.head_dim = 64"),
     ("[lanes]\nrope = 0\n", "config: lanes.rope = 0 must be >= 1"),
     ("[lanes]\nfoo = 2\n", "config: unknown key lanes.foo"),
     ("[modell]\n", "config: unknown section [modell]"),
-    ("[context]\nlength = 8192\n", "config: context.length = 8192 exceeds context.max_on_chip = 4096"),
-    ("[context]\nlength = \"x\"\n", "config: context.length = 'x' must be an integer"),
+    ("[context]\nmax_length = 8192\n", "config: context.max_length = 8192 exceeds context.max_on_chip = 4096"),
+    ("[context]\nmax_length = \"x\"\n", "config: context.max_length = 'x' must be an integer"),
+    ("[context]\nlength = 64\nmax_length = 32\n", "config: "),
     ("[formats.act]\nrnd = \"UP\"\n", "config: formats.act.rnd = 'UP' must be one of"),
     ("[formats.bogus]\nwidth = 8\n", "config: unknown key formats.bogus"),
     ("[formats.act]\nwidth = 30\nfrac = 20\n", "config: formats.act (RMSNorm sum of squares x 1/N) needs"),

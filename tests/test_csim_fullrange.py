@@ -28,17 +28,28 @@ def _full(r: np.random.Generator, fmt: Fmt, size: int) -> np.ndarray:
     return r.integers(fmt.raw_min, fmt.raw_max + 1, size=size, dtype=np.int64)
 
 
+def _ports(spec, n: int) -> dict:  # noqa: ANN001
+    return {p.name: p for p in (spec.ports_at(n) if spec.runtime else spec.ports)}
+
+
 def full_range_inputs(spec, pc, seed: int) -> dict[str, np.ndarray]:  # noqa: ANN001
-    """Full-range raw inputs that still satisfy the kernel's stream contract."""
+    """Full-range raw inputs that still satisfy the kernel's stream contract, at a random run-time length."""
     r = np.random.default_rng([seed, len(spec.name)])
-    ins = {p.name: _full(r, p.fmt, p.elements) for p in spec.inputs}
-    s, n = pc.scheme, pc.max_length
+    n = int(r.integers(1, spec.max_length + 1)) if spec.runtime else pc.max_length
+    ports = _ports(spec, n)
+    ins = {p.name: _full(r, p.fmt, ports[p.name].elements) for p in spec.inputs}
+    if "n" in ins:
+        ins["n"] = np.array([n])
+    s = pc.scheme
     name = spec.name
     if name in ("gemv", "qk", "av"):
-        rep = {"gemv": "x", "qk": "q", "av": "p"}[name]
-        rows = spec.port(rep).elements // {"gemv": spec.params.get("N_IN", 0), "qk": spec.params.get("D", 0),
-                                           "av": spec.params.get("N", 0)}[name]
-        ins[rep] = np.tile(ins[rep][: spec.port(rep).elements // rows], rows)
+        rep = ports[{"gemv": "x", "qk": "q", "av": "p"}[name]]
+        if rep.cols:  # a row layout: the vector re-streamed beside every row
+            ins[rep.name] = np.tile(ins[rep.name][: rep.cols], rep.rows)
+        else:
+            rows = rep.elements // {"gemv": spec.params.get("N_IN", 0), "qk": spec.params.get("D", 0),
+                                    "av": spec.params.get("N", 0)}[name]
+            ins[rep.name] = np.tile(ins[rep.name][: rep.elements // rows], rows)
     elif name == "rmsnorm":
         ins["x"] = np.tile(ins["x"][: spec.params["H"]], 2)
     elif name == "softmax_exp":
@@ -51,7 +62,7 @@ def full_range_inputs(spec, pc, seed: int) -> dict[str, np.ndarray]:  # noqa: AN
         width = spec.port("sum").fmt.width
         ins["sum"] = np.array([max(1, int(2.0 ** r.uniform(0, width)) - 1)])
     elif name in ("kv_cache", "attention_decode", "decode_step"):
-        ins["pos"] = np.array([n - 1])
+        ins["pos"] = np.array([n - 1])  # (n: the capacity unless the kernel takes a run-time length)
     if name == "rope":
         ins["pos"] = r.integers(0, 2**32, size=spec.port("pos").elements, dtype=np.int64)
     return ins
@@ -59,12 +70,14 @@ def full_range_inputs(spec, pc, seed: int) -> dict[str, np.ndarray]:  # noqa: AN
 
 def _run_custom(spec, out_root: Path, ins: dict[str, np.ndarray], tmp: Path) -> subprocess.CompletedProcess:  # noqa: ANN001
     exp = spec.expected(ins)
+    ports = _ports(spec, spec.length(ins))
+    fill = np.random.default_rng(7)  # garbage in the padding lanes of the inputs
     vec = tmp / spec.name
     vec.mkdir(parents=True)
     for p in spec.inputs:
-        (vec / f"{p.name}.in.txt").write_text(vectors_text(ins[p.name]))
+        (vec / f"{p.name}.in.txt").write_text(vectors_text(ports[p.name].padded(ins[p.name], fill)))
     for p in spec.outputs:
-        (vec / f"{p.name}.exp.txt").write_text(vectors_text(exp[p.name]))
+        (vec / f"{p.name}.exp.txt").write_text(vectors_text(ports[p.name].padded(exp[p.name])))
     exe = compile_kernel(spec, out_root).exe
     return subprocess.run([str(exe), str(vec)], capture_output=True, text=True, check=False)
 

@@ -50,7 +50,7 @@ num_attention_heads = 4
 num_key_value_heads = 2
 head_dim = 16
 [context]
-length = 8
+max_length = 8
 [clock]
 mhz = 200.0
 """

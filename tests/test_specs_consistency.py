@@ -31,7 +31,7 @@ def test_every_kernel_builds_with_consistent_ports(pc) -> None:
             if p.kind == "axis":
                 assert p.tlast_every == p.beats  # TLAST on the final beat of each transfer
         if s.cycles is not None:
-            t = s.cycles(4)
+            t = s.timing(4)
             assert isinstance(t, Timing) and 0 <= t.first <= t.last
         ins2, _ = s.vectors(3)
         assert all(np.array_equal(ins[k], ins2[k]) for k in ins)  # deterministic

@@ -325,7 +325,7 @@ def project_configure(ctx: DseContext, point: DsePoint) -> Any:  # noqa: ANN401
         raw.setdefault("model", {}).pop("hf_config", None)
         raw["model"].update(hidden_size=m.hidden_size, num_attention_heads=m.num_attention_heads,
                             num_key_value_heads=m.num_key_value_heads, head_dim=m.head_dim)
-        raw.setdefault("context", {})["length"] = sm.max_length
+        raw.setdefault("context", {})["max_length"] = sm.max_length
         raw["lanes"] = dict(sm.lanes)
     over: dict[str, Any] = {"lanes": {key: point.lanes}}
     if point.formats:

@@ -1,7 +1,7 @@
 """The project's kernels as synthesis jobs: spec -> XLS Verilog (pyflow.backends.xls.build) -> :class:`SynthJob`.
 
 Cycles per kernel come from the spec's golden cycle formula at the pipeline latency XLS reports
-(``spec.cycles(latency).total``: one invocation, first input handshake to last output beat).
+(``spec.timing(latency).total``: one invocation at the capacity, first input handshake to last output beat).
 """
 
 from __future__ import annotations
@@ -57,14 +57,15 @@ def kernel_job(spec: Any, xls_mhz: float, build_root: Path = BUILD) -> SynthJob:
     from pyflow.backends.xls import build as rtl
 
     b = rtl.build_kernel(spec, rtl.xls_options(xls_mhz), build_root, lint=False)
-    cycles = int(spec.cycles(b.latency).total) if spec.cycles is not None else None
+    timing = spec.timing(b.latency)  # at the capacity (the longest invocation)
+    cycles = int(timing.total) if timing is not None else None
     tcl = KERNELS_DIR / spec.name / VITIS_TCL
     params = {k: v if isinstance(v, (bool, int, float, str)) else str(v) for k, v in spec.params.items()}
     xls = "dslx" in spec.langs
     extra = {"xls_mhz": xls_mhz if xls else None, "stages": b.stages, "latency": b.latency, "params": params,
              "vitis_project": str(tcl), "vitis_project_exists": tcl.is_file()}
     return SynthJob(spec.name, tuple(b.sources), b.top, cycles,
-                    f"golden.cycles via spec.cycles(latency={b.latency}).total" if cycles is not None else None,
+                    f"golden.cycles via spec.timing(latency={b.latency}).total" if cycles is not None else None,
                     extra)
 
 

@@ -60,7 +60,7 @@ def build(pc, n_vec: int | None = None) -> KernelSpec:  # noqa: ANN001
         r = rng(seed, NAME)
         x = gauss(r, s.act, (n_vec, d), 1.5).reshape(n_vec, d)
         pos = r.integers(0, m.max_position_embeddings, size=n_vec)
-        pos[0] = pc.position
+        pos[0] = pc.max_length - 1  # the last decode position the capacity allows
         return {"x": to_stream(x, p), "pos": pos.astype(np.int64)}
 
     k, pb = s.sine_lut_bits, s.phase_bits
