@@ -31,6 +31,18 @@ class RopeScaling:
     high_freq_factor: float = 4.0
     original_max_position_embeddings: int = 8192
 
+    def __post_init__(self) -> None:
+        for name in ("factor", "low_freq_factor", "high_freq_factor"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v > 0):
+                raise ValueError(f"config: rope_scaling.{name} must be a positive number, got {v}")
+        if self.high_freq_factor <= self.low_freq_factor:
+            raise ValueError(f"config: rope_scaling.high_freq_factor ({self.high_freq_factor}) must exceed "
+                             f"low_freq_factor ({self.low_freq_factor})")
+        if self.original_max_position_embeddings <= 0:
+            raise ValueError("config: rope_scaling.original_max_position_embeddings must be a positive integer, "
+                             f"got {self.original_max_position_embeddings}")
+
 
 @dataclass(frozen=True)
 class LlamaConfig:
@@ -63,6 +75,9 @@ class LlamaConfig:
             raise ValueError(f"config: rms_norm_eps must be positive, got {self.rms_norm_eps}")
         if not (self.rope_theta > 0 and math.isfinite(self.rope_theta)):
             raise ValueError(f"config: rope_theta must be positive, got {self.rope_theta}")
+        if int(self.max_position_embeddings) <= 0:
+            raise ValueError(f"config: max_position_embeddings must be a positive integer, got "
+                             f"{self.max_position_embeddings}")
 
     @property
     def q_dim(self) -> int:
@@ -101,13 +116,21 @@ class LlamaConfig:
         """
         if not isinstance(raw, dict):
             raise ValueError("config: expected a JSON object")
+        missing = [k for k in ("hidden_size", "num_attention_heads") if raw.get(k) is None]
+        if missing:
+            raise ValueError(f"config: no {missing[0]}: not an HF LLaMA config.json (it needs at least "
+                             "hidden_size and num_attention_heads)")
         raw = _normalize_rope_keys(raw)
         kw: dict[str, Any] = {"rope_theta": HF_DEFAULT_ROPE_THETA}
         for key in _USED_KEYS:
             if key in raw and raw[key] is not None:
                 kw[key] = raw[key]
         if "head_dim" not in kw and "hidden_size" in kw and "num_attention_heads" in kw:
-            kw["head_dim"] = int(kw["hidden_size"]) // int(kw["num_attention_heads"])
+            try:
+                kw["head_dim"] = int(kw["hidden_size"]) // int(kw["num_attention_heads"])
+            except (TypeError, ValueError, ZeroDivisionError):
+                raise ValueError("config: num_attention_heads must be a positive integer, got "
+                                 f"{kw['num_attention_heads']!r}") from None
         if "num_key_value_heads" not in kw and "num_attention_heads" in kw:
             kw["num_key_value_heads"] = kw["num_attention_heads"]
         kw["rope_scaling"] = _parse_rope_scaling(raw.get("rope_scaling"))
@@ -115,11 +138,13 @@ class LlamaConfig:
             for key in ("hidden_size", "num_attention_heads", "num_key_value_heads", "head_dim",
                         "max_position_embeddings"):
                 if key in kw:
+                    if isinstance(kw[key], bool) or not isinstance(kw[key], (int, float)) or kw[key] != int(kw[key]):
+                        raise ValueError(f"{key} = {kw[key]!r} is not an integer")
                     kw[key] = int(kw[key])
             for key in ("rms_norm_eps", "rope_theta"):
                 if key in kw:
                     kw[key] = float(kw[key])
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise ValueError(f"config: bad value ({exc})") from None
         return cls(**kw)
 
@@ -146,12 +171,17 @@ def _parse_rope_scaling(raw: Any) -> RopeScaling | None:
         return None
     if kind != "llama3":
         raise ValueError(f"config: rope_scaling type {kind!r} is not supported (only 'llama3')")
-    try:
-        return RopeScaling(
-            factor=float(raw["factor"]),
-            low_freq_factor=float(raw["low_freq_factor"]),
-            high_freq_factor=float(raw["high_freq_factor"]),
-            original_max_position_embeddings=int(raw["original_max_position_embeddings"]),
-        )
-    except KeyError as exc:
-        raise ValueError(f"config: rope_scaling of type llama3 is missing {exc.args[0]}") from None
+    for key in ("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"):
+        if key not in raw:
+            raise ValueError(f"config: rope_scaling of type llama3 is missing {key}")
+        v = raw[key]
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ValueError(f"config: rope_scaling.{key} must be a number, got {v!r}")
+    if raw["original_max_position_embeddings"] != int(raw["original_max_position_embeddings"]):
+        raise ValueError("config: rope_scaling.original_max_position_embeddings must be an integer")
+    return RopeScaling(
+        factor=float(raw["factor"]),
+        low_freq_factor=float(raw["low_freq_factor"]),
+        high_freq_factor=float(raw["high_freq_factor"]),
+        original_max_position_embeddings=int(raw["original_max_position_embeddings"]),
+    )

@@ -49,8 +49,17 @@ TRACE_KEYS: tuple[str, ...] = (
 
 # ----------------------------------------------------------------------------------------------- ops
 def rmsnorm(x: np.ndarray, weight: np.ndarray, eps: float) -> np.ndarray:
-    """``weight * x / sqrt(mean(x**2) + eps)`` over the last axis."""
-    return weight * (x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps))
+    """``weight * x / sqrt(mean(x**2) + eps)`` over the last axis.
+
+    Scale-invariant for any finite input: rows whose largest magnitude is at least 1 are first scaled by a
+    power of two 2**-e that brings it into [0.5, 1) (exact, so the result is bit-identical where ``x * x``
+    does not overflow, and still right where it would, e.g. at 1e200), with ``eps`` scaled by 2**-2e.
+    """
+    x = np.asarray(x, dtype=np.float64) if not np.issubdtype(np.asarray(x).dtype, np.floating) else np.asarray(x)
+    big = np.max(np.abs(x), axis=-1, keepdims=True)
+    exp = np.where(big >= 1.0, np.frexp(np.where(big >= 1.0, big, 1.0))[1], 0)
+    xs = np.ldexp(x, -exp)
+    return weight * (xs / np.sqrt(np.mean(xs * xs, axis=-1, keepdims=True) + np.ldexp(eps, -2 * exp)))
 
 
 def _linear(x: np.ndarray, w: np.ndarray) -> np.ndarray:

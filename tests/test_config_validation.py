@@ -58,7 +58,7 @@ def test_lanes_need_not_divide_the_context(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("text", "message"), [
     ("[lanes]\ngemv = 3\n", "config: lanes.gemv = 3 does not divide model.hidden_size = 2048"),
     ("[lanes]\nkv_cache = 3\n", "config: lanes.kv_cache = 3 does not divide model.head_dim = 64"),
-    ("[lanes]\nrope = 0\n", "config: lanes.rope = 0 must be >= 1"),
+    ("[lanes]\nrope = 0\n", "config: lanes.rope = 0 must be in 1..1024"),
     ("[lanes]\nfoo = 2\n", "config: unknown key lanes.foo"),
     ("[modell]\n", "config: unknown section [modell]"),
     ("[context]\nmax_length = 8192\n", "config: context.max_length = 8192 exceeds context.max_on_chip = 4096"),

@@ -23,6 +23,7 @@ from golden import llama_fixed as lf
 from golden.config import LlamaConfig
 from golden.rope import inv_freq
 from golden.weights import random_weights
+from pyflow.errors import FlowError
 from pyflow.project.config import load_project_config
 from pyflow.reports import write_json_atomic
 
@@ -118,14 +119,20 @@ def print_report(rep: dict[str, Any]) -> None:
               f"/{c['softmax_rows']}")
 
 
+#: Most decode steps ``golden accuracy`` runs (each is a full fixed-point and float64 step).
+MAX_ACCURACY_CTX = 8192
+
+
 def accuracy_command(args: argparse.Namespace) -> int:
     """CLI handler of ``golden accuracy``."""
     from tqdm import tqdm
 
+    from pyflow.commands.golden import _ctx
+
     pc = load_project_config(getattr(args, "config", None))
-    ctx = int(args.ctx)
-    if ctx < 1:
-        raise ValueError(f"--ctx must be positive, got {ctx}")
+    ctx = _ctx(args, pc.model)
+    if ctx > MAX_ACCURACY_CTX:
+        raise FlowError(f"--ctx {ctx}: golden accuracy runs one decode step per key; use at most {MAX_ACCURACY_CTX}")
     t0 = time.perf_counter()
     with tqdm(total=ctx, desc="decode steps", unit="step", leave=False) as bar:
         rep = accuracy_report(pc.model, pc.scheme, ctx, int(args.seed), lambda _: bar.update())

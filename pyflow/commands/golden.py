@@ -95,7 +95,7 @@ def _checkpoint_args(p: argparse.ArgumentParser) -> None:
 def _ctx_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ctx", type=int, default=None,
                    help=f"keys attended by the decode step: ctx-1 cached tokens plus the new one at position "
-                   f"ctx-1 (default: the config's context.length with --config, else {DEFAULT_CTX})")
+                   f"ctx-1 (default: the config's context.max_length with --config, else {DEFAULT_CTX})")
 
 
 def _project(args: argparse.Namespace) -> Any | None:
@@ -124,7 +124,9 @@ def _model_config(args: argparse.Namespace) -> LlamaConfig:
     return project.model if project is not None else LlamaConfig()
 
 
-def _ctx(args: argparse.Namespace) -> int:
+def _ctx(args: argparse.Namespace, cfg: LlamaConfig | None = None, allocates: bool = True) -> int:
+    """The --ctx value, checked against the model's positions and, when the command allocates per key, against
+    the free memory."""
     if args.ctx is not None:
         ctx = int(args.ctx)
     else:
@@ -132,6 +134,15 @@ def _ctx(args: argparse.Namespace) -> int:
         ctx = project.max_length if project is not None else DEFAULT_CTX
     if ctx < 1:
         raise FlowError(f"--ctx must be >= 1, got {ctx}")
+    if cfg is not None:
+        if ctx > cfg.max_position_embeddings:
+            raise FlowError(f"--ctx {ctx} exceeds the model's max_position_embeddings = {cfg.max_position_embeddings}")
+        if allocates:
+            from pyflow.arrays import check_allocation
+
+            per_key = 8 * (cfg.hidden_size + 2 * cfg.kv_dim + 2 * cfg.num_attention_heads)
+            check_allocation(ctx * per_key, f"--ctx {ctx} (the KV cache and inputs of {ctx} tokens)",
+                             "use a smaller --ctx")
     return ctx
 
 
@@ -139,12 +150,9 @@ def load_inputs(path: Path, hidden: int) -> np.ndarray:
     """Read and check the decode inputs (T, hidden) from a .npy file; any problem is a FlowError."""
     import numpy as np
 
-    if not path.is_file():
-        raise FlowError(f"input file {path} not found")
-    try:
-        x = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise FlowError(f"cannot read {path} as .npy: {exc}") from None
+    from pyflow.arrays import read_npy
+
+    x = read_npy(path, "input file")
     if not isinstance(x, np.ndarray) or x.dtype.kind not in "fiu":
         raise FlowError(f"{path}: expected a real numeric array, got dtype {getattr(x, 'dtype', type(x))}")
     if x.ndim != 2 or x.shape[1] != hidden or x.shape[0] < 1:
@@ -205,7 +213,7 @@ def cmd_structure(args: argparse.Namespace) -> int:
     from golden.llama import chain_costs
 
     cfg = _model_config(args)
-    ctx = _ctx(args)
+    ctx = _ctx(args, cfg, allocates=False)
     if not args.elem_bytes > 0:
         raise FlowError(f"--elem-bytes must be positive, got {args.elem_bytes}")
     costs = chain_costs(cfg, ctx)
@@ -241,7 +249,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from golden.weights import random_weights
 
     cfg = _model_config(args)
-    ctx = _ctx(args)
+    ctx = _ctx(args, cfg)
     rng = np.random.default_rng([args.seed, 1])  # a stream independent of the weights' stream
     weights = random_weights(cfg, args.seed)
     t0 = time.perf_counter()

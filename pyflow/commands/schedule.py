@@ -52,21 +52,23 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_schedule)
 
 
+#: Largest values of the numeric options (beyond them the graph or the solver model would not fit).
+MAX_TOKENS, MAX_ENGINES, MAX_DEPTH = 256, 4096, 1 << 20
+#: Largest sum of op durations (cycles) the schedulers take (CP-SAT works on 64-bit integers).
+MAX_TOTAL_CYCLES = 1 << 48
+
+
 def _check(args: argparse.Namespace) -> None:
-    if args.tokens < 1:
-        raise FlowError(f"schedule: --tokens must be >= 1, got {args.tokens}")
-    if args.engines < 1:
-        raise FlowError(f"schedule: --engines must be >= 1, got {args.engines}")
-    if args.mem_engines < 0:
-        raise FlowError(f"schedule: --mem-engines must be >= 0, got {args.mem_engines}")
-    if args.ctx is not None and args.ctx < 1:
-        raise FlowError(f"schedule: --ctx must be >= 1, got {args.ctx}")
-    if args.depth < 0:
-        raise FlowError(f"schedule: --depth must be >= 0, got {args.depth}")
-    if args.workers < 1:
-        raise FlowError(f"schedule: --workers must be >= 1, got {args.workers}")
-    if not args.time_limit > 0:
-        raise FlowError(f"schedule: --time-limit must be > 0, got {args.time_limit}")
+    ranges = (("--tokens", args.tokens, 1, MAX_TOKENS), ("--engines", args.engines, 1, MAX_ENGINES),
+              ("--mem-engines", args.mem_engines, 0, MAX_ENGINES), ("--depth", args.depth, 0, MAX_DEPTH),
+              ("--workers", args.workers, 1, 256), ("--o-proj-blocks", args.o_proj_blocks, 1, 1 << 16))
+    for flag, value, low, high in ranges:
+        if not low <= value <= high:
+            raise FlowError(f"schedule: {flag} must be in {low}..{high}, got {value}")
+    if args.ctx is not None and not 1 <= args.ctx <= 1 << 31:
+        raise FlowError(f"schedule: --ctx must be in 1..{1 << 31}, got {args.ctx}")
+    if not 0 < args.time_limit <= 24 * 3600:
+        raise FlowError(f"schedule: --time-limit must be in (0, 86400] seconds, got {args.time_limit}")
     if args.profile is not None and args.durations != "profile":
         raise FlowError("schedule: --profile needs --durations profile")
 
@@ -74,7 +76,7 @@ def _check(args: argparse.Namespace) -> None:
 def cmd_schedule(args: argparse.Namespace) -> int:
     """Run the scheduler and write the outputs."""
     from pyflow.project.config import load_project_config
-    from pyflow.reports import atomic_write_bytes, write_json_atomic
+    from pyflow.reports import _jsonable, write_all
     from pyflow.schedule.algorithms import ALGOS, make_instance, run_algo
     from pyflow.schedule.bounds import critical_path, lower_bounds
     from pyflow.schedule.durations import Hw, get_durations
@@ -87,8 +89,14 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         graph = build_graph(pc.model, args.tokens, ctx, args.heads == "all", args.mode, args.o_proj_blocks)
     except ValueError as exc:
         raise FlowError(f"schedule: {exc}") from None
+    if args.engines > len(graph.ops):
+        raise FlowError(f"schedule: --engines {args.engines} exceeds the {len(graph.ops)} ops of the graph (more "
+                        "engines can never be busy)")
     hw = Hw.from_config(pc, depth=args.depth)
     dur = get_durations(graph, hw, args.durations, args.profile, args.sim_report)
+    if sum(dur.cycles) > MAX_TOTAL_CYCLES:
+        raise FlowError(f"schedule: the ops add up to {sum(dur.cycles):.3g} cycles, more than the solvers handle "
+                        f"({MAX_TOTAL_CYCLES:.3g}); check the durations (--profile, --depth, --ctx)")
     inst = make_instance(dur.cycles, graph.preds, [op.is_mem for op in graph.ops], args.engines, args.mem_engines)
     bounds = lower_bounds(inst.durations, inst.preds, inst.op_class, inst.engine_class)
     _, cp_ops = critical_path(inst.durations, inst.preds)
@@ -103,10 +111,9 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     files = _render_outputs(args, pc.clock_mhz, graph, dur, inst, results)
     summary = _summary(args, pc, ctx, graph, dur, inst, bounds, cp_ops, results, files)
     _print(summary, graph, dur, inst, cp_ops)
-    for path, data in files.items():
-        atomic_write_bytes(path, data)
-    write_json_atomic(args.out / "summary.json", summary)
-    print(f"wrote {len(files) + 1} files under {args.out}/ (open *.trace.json or *.pftrace in "
+    files[args.out / "summary.json"] = (json.dumps(summary, indent=2, default=_jsonable) + "\n").encode()
+    write_all(files)
+    print(f"wrote {len(files)} files under {args.out}/ (open *.trace.json or *.pftrace in "
           "https://ui.perfetto.dev)")
     return 0
 

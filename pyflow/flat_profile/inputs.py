@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pyflow.arrays import read_npy, read_npz, read_safetensors
 from pyflow.errors import FlowError
 
 Shape = tuple[int, int, int, int]
@@ -39,27 +40,15 @@ def _load_dir(directory: Path) -> dict[str, np.ndarray]:
         raise FlowError(f"--qkv-dir {directory}: no such directory")
     npys = [directory / f"{n}.npy" for n in _NAMES]
     if all(p.is_file() for p in npys):
-        try:
-            return {n: np.load(p, mmap_mode="r", allow_pickle=False) for n, p in zip(_NAMES, npys, strict=True)}
-        except ValueError as exc:
-            raise FlowError(f"--qkv-dir {directory}: cannot read .npy files ({exc})") from None
+        return {n: read_npy(p, "--qkv-dir") for n, p in zip(_NAMES, npys, strict=True)}
     for path in sorted(directory.glob("*.npz")):
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                if all(n in z.files for n in _NAMES):
-                    return {n: z[n] for n in _NAMES}
-        except (ValueError, OSError) as exc:
-            raise FlowError(f"{path}: cannot read ({exc})") from None
+        found = read_npz(path, _NAMES, "--qkv-dir")
+        if found is not None:
+            return found
     for path in sorted(directory.glob("*.safetensors")):
-        from safetensors import SafetensorError
-        from safetensors.numpy import load_file
-
-        try:
-            tensors = load_file(str(path))
-        except (SafetensorError, ValueError, TypeError) as exc:
-            raise FlowError(f"{path}: cannot read ({exc})") from None
-        if all(n in tensors for n in _NAMES):
-            return {n: tensors[n] for n in _NAMES}
+        found = read_safetensors(path, _NAMES, "--qkv-dir")
+        if found is not None:
+            return found
     raise FlowError(
         f"--qkv-dir {directory}: found neither q.npy/k.npy/v.npy nor an .npz/.safetensors file with arrays q, k, v"
     )

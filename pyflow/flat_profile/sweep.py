@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from pyflow.errors import FlowError
 from pyflow.flat_profile.config import SweepConfig
 from pyflow.flat_profile.inputs import QkvFiles, random_bias, random_qkv
 from pyflow.flat_profile.kernels import Backend, get_backend
@@ -83,6 +84,10 @@ def _run_point(cfg: SweepConfig, backend: Backend, files: QkvFiles | None, index
                 "cuda": "peak_cuda_bytes"}[PEAK_SOURCE[(backend.name, cfg.platform)]]
     results = measure(calls, cfg.loops, backend.sync, backend.name == "numpy", cfg.platform == "gpu")
     outs = {name: backend.to_numpy(m.output) for name, m in results.items()}
+    for name, out in outs.items():
+        if not np.all(np.isfinite(out)):
+            raise FlowError(f"flat-profile: the {name} attention output at {shape} holds NaN or Inf in {cfg.dtype} "
+                            "(inputs too large for the element type); scale the inputs or use --dtype float64")
     for name, m in results.items():
         row = rows[name]
         row.update(status="ok", reason="", time_median_s=m.median_s, time_min_s=min(m.times_s),

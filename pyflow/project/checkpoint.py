@@ -44,28 +44,20 @@ def load_config(path: str | Path) -> LlamaConfig:
     if not isinstance(raw, dict):
         raise FlowError(f"{cfg_file}: expected a JSON object")
     try:
-        return LlamaConfig.from_dict(raw)
+        cfg = LlamaConfig.from_dict(raw)
     except (TypeError, ValueError) as exc:
         raise FlowError(f"{cfg_file}: {exc}") from None
+    from pyflow.project.config import check_model_size
+
+    check_model_size(cfg, str(cfg_file))
+    return cfg
 
 
 def _read_header(file: Path) -> dict[str, Any]:
-    """The JSON header of a safetensors file (tensor name -> dtype, shape, data_offsets)."""
-    try:
-        with file.open("rb") as fh:
-            head = fh.read(8)
-            if len(head) != 8:
-                raise ValueError("file shorter than its header length")
-            (size,) = struct.unpack("<Q", head)
-            if size > file.stat().st_size - 8:
-                raise ValueError("header length beyond end of file")
-            header = json.loads(fh.read(size))
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise FlowError(f"corrupt safetensors file {file}: {exc}") from None
-    if not isinstance(header, dict):
-        raise FlowError(f"corrupt safetensors file {file}: header is not a JSON object")
-    header.pop("__metadata__", None)
-    return header
+    """The checked JSON header of a safetensors file (tensor name -> dtype, shape, data_offsets)."""
+    from pyflow.arrays import safetensors_header
+
+    return safetensors_header(file, f"checkpoint shard {file}")
 
 
 def _shard_map(root: Path) -> dict[str, Path]:
@@ -76,6 +68,10 @@ def _shard_map(root: Path) -> dict[str, Path]:
             weight_map = json.loads(index.read_text())["weight_map"]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise FlowError(f"cannot read {index}: {exc}") from None
+        if not isinstance(weight_map, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) and v and Path(v).name == v for k, v in weight_map.items()):
+            raise FlowError(f"{index}: weight_map must be an object mapping tensor names to shard file names in "
+                            "the checkpoint folder")
         return {name: root / file for name, file in weight_map.items()}
     files = sorted(root.glob("*.safetensors"))
     if not files:
@@ -89,9 +85,14 @@ def _shard_map(root: Path) -> dict[str, Path]:
 
 def _bf16_tensor(file: Path, name: str) -> np.ndarray:
     """Read a BF16 tensor (numpy has no bfloat16) as float32 by widening the raw 16-bit words."""
-    info = _read_header(file)[name]
-    start, end = (int(o) for o in info["data_offsets"])
-    shape = tuple(int(n) for n in info["shape"])
+    info = _read_header(file).get(name)
+    try:
+        start, end = (int(o) for o in info["data_offsets"])
+        shape = tuple(int(n) for n in info["shape"])
+    except (TypeError, KeyError, ValueError):
+        raise FlowError(f"corrupt safetensors file {file}: the header entry of {name} is malformed") from None
+    if not 0 <= start <= end <= file.stat().st_size or any(n < 0 for n in shape):
+        raise FlowError(f"corrupt safetensors file {file}: {name} lies outside the file")
     with file.open("rb") as fh:
         (size,) = struct.unpack("<Q", fh.read(8))
         fh.seek(8 + size + start)

@@ -46,6 +46,13 @@ LANE_KEYS = ("rmsnorm", "gemv", "rope", "qk", "softmax", "av", "kv_cache")
 _SECTIONS = ("model", "context", "formats", "luts", "lanes", "clock", "board")
 #: Widest tensor format the config accepts (ap_fixed handles more; the golden int64 model does not).
 MAX_FMT_WIDTH = 48
+#: Largest fraction-bit count or table parameter of [luts] (constants are exact integers below 2**62).
+MAX_CONST_FRAC = 48
+#: Most lanes (elements per beat) of any kernel.
+MAX_LANES = 1024
+#: Largest model dimensions the flow accepts (far beyond today's LLaMA models; keeps sizes allocatable).
+MODEL_LIMITS = {"hidden_size": 65536, "num_attention_heads": 1024, "num_key_value_heads": 1024, "head_dim": 4096,
+                "max_position_embeddings": 1 << 31}
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,7 +128,10 @@ def from_dict(raw: Mapping[str, Any], source: str = "<dict>", base_dir: Path | N
     for sec in raw:
         if sec not in _SECTIONS:
             raise FlowError(f"config: unknown section [{sec}] (known: {', '.join(_SECTIONS)})")
+        if not isinstance(raw[sec], Mapping):
+            raise FlowError(f"config: {sec} = {raw[sec]!r} must be a table ([{sec}] with keys under it)")
     model = _model(dict(raw.get("model", {})), base_dir or Path.cwd())
+    check_model_size(model)
     ctx = _typed(raw.get("context", {}), _CONTEXT_KEYS, "context")
     n, cap = ctx["max_length"], ctx["max_on_chip"]
     if n < 1:
@@ -193,11 +203,33 @@ def small_config(pc: ProjectConfig) -> ProjectConfig:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    data = read_text_file(path, "config")
     try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
+        return tomllib.loads(data)
     except tomllib.TOMLDecodeError as exc:
         raise FlowError(f"config: {path} is not valid TOML ({exc})") from None
+
+
+def read_text_file(path: Path, what: str, limit: int = 16 << 20) -> str:
+    """The UTF-8 text of a small input file, or one FlowError naming it (missing, a folder, unreadable, too
+    large, not UTF-8)."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            raise FlowError(f"{what}: {path} is a folder, not a file; give the file's path")
+        size = path.stat().st_size
+        if size > limit:
+            raise FlowError(f"{what}: {path} is {size} bytes, too large for a text input (at most {limit})")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise FlowError(f"{what}: file {path} not found") from None
+    except OSError as exc:
+        raise FlowError(f"{what}: cannot read {path} ({exc.strerror or exc})") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FlowError(f"{what}: {path} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+                        "save it as UTF-8") from None
 
 
 def merge_tables(dst: dict[str, Any], src: Mapping[str, Any]) -> None:
@@ -254,11 +286,12 @@ def _model(raw: dict[str, Any], base_dir: Path) -> LlamaConfig:
             raise FlowError(f"config: unknown key model.{k} (known: {', '.join(_MODEL_KEYS)})")
     hf = raw.pop("hf_config", "")
     if hf:
+        if not isinstance(hf, str):
+            raise FlowError(f"config: model.hf_config = {hf!r} must be the path of a config.json")
         p = Path(hf) if Path(hf).is_absolute() else base_dir / hf
+        text = read_text_file(p, f"config: model.hf_config = {hf!r}")
         try:
-            data = json.loads(p.read_text())
-        except FileNotFoundError:
-            raise FlowError(f"config: model.hf_config = {hf!r}: file {p} not found") from None
+            data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise FlowError(f"config: model.hf_config = {hf!r} is not valid JSON ({exc})") from None
         try:
@@ -297,6 +330,14 @@ def _model(raw: dict[str, Any], base_dir: Path) -> LlamaConfig:
         raise FlowError(f"{exc}".replace("config: ", "config: model.", 1)) from None
 
 
+def check_model_size(model: LlamaConfig, source: str = "config") -> None:
+    """FlowError when a model dimension exceeds :data:`MODEL_LIMITS`."""
+    for key, limit in MODEL_LIMITS.items():
+        if getattr(model, key) > limit:
+            raise FlowError(f"{source}: model.{key} = {getattr(model, key)} exceeds {limit}, the largest the flow "
+                            "handles")
+
+
 def _check_lanes(lanes: Mapping[str, int], model: LlamaConfig, n: int) -> None:
     """Each lane count must be >= 1 and divide every dimension its kernel unrolls."""
     dims: dict[str, list[tuple[str, int]]] = {
@@ -310,8 +351,8 @@ def _check_lanes(lanes: Mapping[str, int], model: LlamaConfig, n: int) -> None:
         "kv_cache": [("model.head_dim", model.head_dim)],
     }
     for key, p in lanes.items():
-        if p < 1:
-            raise FlowError(f"config: lanes.{key} = {p} must be >= 1")
+        if not 1 <= p <= MAX_LANES:
+            raise FlowError(f"config: lanes.{key} = {p} must be in 1..{MAX_LANES}")
         for label, d in dims[key]:
             if d % p:
                 raise FlowError(f"config: lanes.{key} = {p} does not divide {label} = {d}")
@@ -349,10 +390,12 @@ def _formats(raw: Any, raw_luts: Any, model: LlamaConfig, n: int) -> tuple[dict[
                             f"{fields['width']}")
         fmts[name] = Fmt(**fields)
     lut_keys = {f.name: int for f in dataclasses.fields(FixedScheme) if f.name not in names}
+    if not isinstance(raw_luts or {}, Mapping):
+        raise FlowError("config: [luts] must be a table")
     luts = _typed({**{k: getattr(default, k) for k in lut_keys}, **dict(raw_luts or {})}, lut_keys, "luts")
     for k, v in luts.items():
-        if v < 1:
-            raise FlowError(f"config: luts.{k} = {v} must be >= 1")
+        if not 1 <= v <= MAX_CONST_FRAC:
+            raise FlowError(f"config: luts.{k} = {v} must be in 1..{MAX_CONST_FRAC}")
     for k in ("exp_lut_bits", "recip_lut_bits", "rsqrt_lut_bits", "sine_lut_bits"):
         if luts[k] > 16:
             raise FlowError(f"config: luts.{k} = {luts[k]} is too large (at most 16 index bits)")

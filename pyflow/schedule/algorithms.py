@@ -16,6 +16,7 @@ import heapq
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from pyflow.schedule.bounds import bottom_levels, lower_bounds, top_levels, topo_order
 
@@ -199,7 +200,7 @@ def cpsat_schedule(inst: Instance, time_limit: float = DEFAULT_TIME_LIMIT, worke
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = float(time_limit)
     solver.parameters.num_workers = max(1, int(workers))
-    code = solver.Solve(m)
+    code = _solve_interruptibly(solver, m)
     status = solver.StatusName(code)
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         start = [int(solver.Value(s)) for s in starts]
@@ -213,6 +214,41 @@ def cpsat_schedule(inst: Instance, time_limit: float = DEFAULT_TIME_LIMIT, worke
                     info={"time_limit_s": float(time_limit), "workers": int(workers),
                           "solver_bound": max(lb, bounds.lower),
                           "hint": hint.algo, "hint_makespan": horizon})
+
+
+def _solve_interruptibly(solver: Any, model: Any) -> Any:  # noqa: ANN401 (OR-Tools objects)
+    """``solver.Solve(model)`` in a thread, so that Ctrl-C reaches Python: CP-SAT's own SIGINT handler would
+    swallow it (its ``catch_sigint_signal`` is turned off); the search is stopped and KeyboardInterrupt raised."""
+    import threading
+
+    solver.parameters.catch_sigint_signal = False
+    result: dict[str, Any] = {}
+    done = threading.Event()
+
+    def solve() -> None:
+        try:
+            result["code"] = solver.Solve(model)
+        except BaseException as exc:  # noqa: BLE001 (handed to the main thread)
+            result["error"] = exc
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=solve, name="cpsat", daemon=True)
+    worker.start()
+    try:
+        # An Event, not Thread.join(timeout): a KeyboardInterrupt inside join leaves the thread's state lock
+        # half-released, and the interpreter then aborts at exit.
+        while not done.wait(0.05):
+            pass
+    except KeyboardInterrupt:
+        solver.StopSearch()
+        done.wait()
+        worker.join()
+        raise
+    worker.join()
+    if "error" in result:
+        raise result["error"]
+    return result["code"]
 
 
 def run_algo(inst: Instance, algo: str, time_limit: float = DEFAULT_TIME_LIMIT,
