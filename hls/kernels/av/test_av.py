@@ -64,6 +64,21 @@ def test_rtl_lanes_not_dividing_n(simulator: str, tmp_path_factory: pytest.TempP
         assert r["cycles_measured"] == r["cycles_predicted"], where
 
 
+@pytest.mark.rtl
+def test_rtl_back_to_back_invocations(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Invocations streamed back to back (as the chain does per head): the core reads n again at each start."""
+    from pyflow.sim.chain import golden_executor
+    from pyflow.sim.flow import rtl_executor
+
+    pc = odd_lanes_config()
+    spec = get_spec(KERNEL, pc)
+    invocations = [spec.vectors(seed, n=7)[0] for seed in range(3)]
+    run = rtl_executor(pc.clock_mhz, "verilator", build_root=tmp_path_factory.getbasetemp() / f"rtl_{KERNEL}_p3")
+    got = run(spec, invocations)
+    for g, want in zip(got, golden_executor(spec, invocations), strict=True):
+        assert np.array_equal(g["out"], want["out"])
+
+
 def test_golden_tracks_float64() -> None:
     s, d, n = PC.scheme, PC.model.head_dim, PC.max_length
     ins, out = get_spec(KERNEL, PC).vectors(4)

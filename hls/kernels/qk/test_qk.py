@@ -65,6 +65,21 @@ def test_rtl_one_beat_per_key(simulator: str, tmp_path_factory: pytest.TempPathF
         assert r["cycles_measured"] == r["cycles_predicted"], where
 
 
+@pytest.mark.rtl
+def test_rtl_back_to_back_invocations(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Invocations streamed back to back (as the chain does per head): the core reads n again at each start
+    and sets TLAST on the n-th logit of each."""
+    from pyflow.sim.chain import golden_executor
+    from pyflow.sim.flow import rtl_executor
+
+    spec = get_spec(KERNEL, PC)
+    invocations = [spec.vectors(seed, n=6)[0] for seed in range(3)]
+    run = rtl_executor(PC.clock_mhz, "verilator", build_root=tmp_path_factory.getbasetemp() / "rtl_kernels")
+    got = run(spec, invocations)
+    for g, want in zip(got, golden_executor(spec, invocations), strict=True):
+        assert np.array_equal(g["logit"], want["logit"])
+
+
 def test_golden_tracks_float64() -> None:
     s, d, n = PC.scheme, PC.model.head_dim, PC.max_length
     ins, out = get_spec(KERNEL, PC).vectors(1)
