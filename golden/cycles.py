@@ -51,10 +51,14 @@ def _beats(n: int, lanes: int, what: str) -> int:
     return n // lanes
 
 
+def _dot_rows(rows: int, row: int, depth: int) -> Timing:
+    """``rows`` dot products of ``row`` beats each, back to back, one output with the last beat of each."""
+    return Timing(first=row - 1 + depth, last=rows * row - 1 + depth, busy=rows * row)
+
+
 def gemv(n_out: int, n_in: int, lanes: int, depth: int) -> Timing:
     """y = W x with W and x streamed together, ``lanes`` products per beat, one output per row."""
-    row = _beats(n_in, lanes, "gemv")
-    return Timing(first=row - 1 + depth, last=n_out * row - 1 + depth, busy=n_out * row)
+    return _dot_rows(n_out, _beats(n_in, lanes, "gemv"), depth)
 
 
 def rmsnorm(n: int, lanes: int, depth: int, gap: int = 0) -> Timing:
@@ -70,7 +74,10 @@ def rope(n_vec: int, head_dim: int, lanes: int, depth: int) -> Timing:
 
 
 def qk(n: int, head_dim: int, lanes: int, depth: int) -> Timing:
-    """Logits K q: a gemv with n rows of head_dim (each key row streamed with q re-streamed beside it)."""
+    """Logits K q over n keys (n at run time): a gemv with n rows of head_dim (each key row streamed with q
+    re-streamed beside it); ``lanes`` must divide head_dim."""
+    if n < 1:
+        raise ValueError(f"qk: {n} keys")
     return gemv(n, head_dim, lanes, depth)
 
 
@@ -93,9 +100,10 @@ def softmax_norm(n: int, lanes: int, depth: int) -> Timing:
 
 
 def av(n: int, head_dim: int, lanes: int, depth: int) -> Timing:
-    """out = V^T p: a gemv with head_dim rows of n (V read column-wise, i.e. a V^T cache layout, with p
-    re-streamed beside each column)."""
-    return gemv(head_dim, n, lanes, depth)
+    """out = V^T p over n keys (n at run time): head_dim dot products of ceil(n/lanes) beats (V read
+    column-wise, i.e. a V^T cache layout, with p re-streamed beside each column; when lanes do not divide n
+    the last beat of each row is part-filled)."""
+    return _dot_rows(head_dim, row_beats(n, lanes), depth)
 
 
 def kv_transfer(n_rows: int, head_dim: int, lanes: int, depth: int, burst: int, burst_gap: int) -> Timing:

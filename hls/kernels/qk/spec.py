@@ -1,7 +1,9 @@
-"""Logits of one head: ``logit_j = requant(sum_i q_i K[j, i] * SCALE)`` with SCALE = 1/sqrt(head_dim).
+"""Logits of one head over n keys (n at run time): ``logit_j = requant(q . K[j] * SCALE)``, SCALE = 1/sqrt(d).
 
-Ports: ``k`` (act, P lanes, N*d/P beats, key rows), ``q`` (act, P lanes, same beats: q re-streamed beside
-every key), ``logit`` (logit, 1 lane, N beats).  The gemv datapath with the scale constant.
+Ports: ``n`` (scalar: valid keys, 1..N), ``k`` (act, P lanes, n key rows of d/P beats), ``q`` (act, P lanes,
+same beats: q re-streamed beside every key), ``logit`` (logit, 1 lane, n beats, TLAST on the last).
+N = context.max_length; d = head_dim is static and a multiple of P, so no beat is part-filled.  The gemv
+datapath with the scale constant.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ import numpy as np
 
 from golden import cycles
 from golden import llama_fixed as lf
-from pyflow.specs.base import Arrays, KernelSpec, Port
-from pyflow.specs.common import gauss, mag, pad_to, rng, signed_bits, unsigned_bits
+from pyflow.specs.base import Arrays, KernelSpec
+from pyflow.specs.common import gauss, length_port, mag, pad_to, rng, row_port, signed_bits, unsigned_bits
 
 NAME = "qk"
 #: The chain ops (golden.llama.CHAIN_OPS) this kernel implements.
@@ -23,29 +25,33 @@ LANES_KEY = "qk"
 def build(pc) -> KernelSpec:  # noqa: ANN001
     """The qk spec for project config ``pc``."""
     s, m = pc.scheme, pc.model
-    n, d, p = pc.max_length, m.head_dim, pc.lanes[LANES_KEY]
-    beats = n * d // p
+    cap, d, p = pc.max_length, m.head_dim, pc.lanes[LANES_KEY]
+    if d % p:
+        raise ValueError(f"qk: lanes {p} must divide head_dim {d}")
     ports = (
-        Port("k", "in", s.act, lanes=p, beats=beats, tlast_every=beats, doc="key rows"),
-        Port("q", "in", s.act, lanes=p, beats=beats, tlast_every=beats, doc="query re-streamed beside every key"),
-        Port("logit", "out", s.logit, lanes=1, beats=n, tlast_every=n),
+        length_port(cap),
+        row_port("k", "in", s.act, p, rows=cap, cols=d, runtime="rows", doc="key rows"),
+        row_port("q", "in", s.act, p, rows=cap, cols=d, runtime="rows", doc="query re-streamed beside every key"),
+        row_port("logit", "out", s.logit, 1, rows=1, cols=cap, runtime="cols", doc="one logit per key"),
     )
     scale = s.qk_scale_raw(d)
 
     def golden(ins: Arrays) -> Arrays:
+        n = int(ins["n"][0])
         qs = ins["q"].reshape(n, d)
         if not np.all(qs == qs[0]):
             raise ValueError("qk: q must be the same vector re-streamed beside every key")
         return {"logit": lf.qk(qs[0], ins["k"].reshape(n, d), d, s)}
 
-    def make_vectors(seed: int) -> Arrays:
+    def make_vectors(seed: int, n: int) -> Arrays:
         r = rng(seed, NAME)
         q = gauss(r, s.act, d, 1.2)
-        return {"k": gauss(r, s.act, n * d, 1.2), "q": np.tile(q, n)}
+        keys = gauss(r, s.act, cap * d, 1.2)[: n * d]  # the first n keys of a full cache
+        return {"n": np.array([n]), "k": keys, "q": np.tile(q, n)}
 
     return KernelSpec(
         name=NAME,
-        params={"N": n, "D": d, "P": p},
+        params={"N": cap, "D": d, "P": p},
         consts={
             "ACC_W": signed_bits(d * mag(s.act) ** 2),
             "ROW_BEATS": d // p,
@@ -56,7 +62,8 @@ def build(pc) -> KernelSpec:  # noqa: ANN001
         ports=ports,
         golden=golden,
         make_vectors=make_vectors,
-        cycles=lambda depth: cycles.qk(n, d, p, depth),
+        cycles=lambda depth, n: cycles.qk(n, d, p, depth),
+        max_length=cap,
         lanes_key=LANES_KEY,
         op_cycles=lambda op, shape, depth: cycles.repeat(
             cycles.qk(shape["n"], pad_to(shape["head_dim"], p), p, depth),
