@@ -40,10 +40,11 @@ _ROPE_KEYS = {f.name: f.type for f in dataclasses.fields(RopeScaling)}
 _CONTEXT_KEYS = {"max_length": int, "max_on_chip": int}
 _CLOCK_KEYS = {"mhz": float, "fpga_mhz": float, "fpga_xls_factor": float}
 _BOARD_KEYS = {"name": str}
+_MEMORY_KEYS = {"data_bits": int, "ports": int, "read_latency": int, "write_latency": int}
 _FMT_KEYS = {"width": int, "frac": int, "signed": bool, "rnd": str, "ovf": str}
 #: lanes key -> human description of the dimension(s) it must divide (checked in :func:`_check_lanes`).
 LANE_KEYS = ("rmsnorm", "gemv", "rope", "qk", "softmax", "av", "kv_cache")
-_SECTIONS = ("model", "context", "formats", "luts", "lanes", "clock", "board")
+_SECTIONS = ("model", "context", "formats", "luts", "lanes", "clock", "board", "memory")
 #: Widest tensor format the config accepts (ap_fixed handles more; the golden int64 model does not).
 MAX_FMT_WIDTH = 48
 #: Largest fraction-bit count or table parameter of [luts] (constants are exact integers below 2**62).
@@ -77,6 +78,9 @@ class ProjectConfig:
     #: Place & route target of the open FPGA flow (ECP5/iCE40 with nextpnr) and the XLS over-drive there.
     fpga_mhz: float = 150.0
     fpga_xls_factor: float = 3.3
+    #: The accelerator's external memory (docs/ACCEL.md): AXI4 data width, port count, latencies in cycles.
+    memory: Mapping[str, int] = dataclasses.field(
+        default_factory=lambda: {"data_bits": 128, "ports": 1, "read_latency": 2, "write_latency": 3})
 
     @property
     def positions(self) -> tuple[int, ...]:
@@ -105,6 +109,7 @@ class ProjectConfig:
             "lanes": dict(self.lanes),
             "clock": {"mhz": self.clock_mhz, "fpga_mhz": self.fpga_mhz, "fpga_xls_factor": self.fpga_xls_factor},
             "board": self.board.name,
+            "memory": dict(self.memory),
             "source": self.source,
         }
 
@@ -155,6 +160,7 @@ def from_dict(raw: Mapping[str, Any], source: str = "<dict>", base_dir: Path | N
     if not 1.0 <= clock["fpga_xls_factor"] <= 10.0:
         raise FlowError(f"config: clock.fpga_xls_factor = {clock['fpga_xls_factor']} must be between 1 and 10")
     board_raw = _typed(raw.get("board", {}), _BOARD_KEYS, "board")
+    memory = _memory(raw.get("memory", {}))
     if board_raw["name"].lower() not in BOARDS:
         raise FlowError(f"config: board.name = {board_raw['name']!r} is unknown (known: {', '.join(BOARDS)})")
     formats, scheme = _formats(raw.get("formats", {}), raw.get("luts", {}), model, n)
@@ -169,8 +175,22 @@ def from_dict(raw: Mapping[str, Any], source: str = "<dict>", base_dir: Path | N
         board=get_board(board_raw["name"]),
         fpga_mhz=clock["fpga_mhz"],
         fpga_xls_factor=clock["fpga_xls_factor"],
+        memory=memory,
         source=source,
     )
+
+
+def _memory(raw: Any) -> dict[str, int]:
+    mem = _typed(raw, _MEMORY_KEYS, "memory")
+    bits = mem["data_bits"]
+    if bits not in (32, 64, 128, 256, 512, 1024):
+        raise FlowError(f"config: memory.data_bits = {bits} must be a power of two from 32 to 1024 (AXI4 data width)")
+    if mem["ports"] != 1:
+        raise FlowError(f"config: memory.ports = {mem['ports']}: the accelerator has one memory port (ports = 1)")
+    for key in ("read_latency", "write_latency"):
+        if not 1 <= mem[key] <= 4096:
+            raise FlowError(f"config: memory.{key} = {mem[key]} must be in 1..4096 cycles")
+    return mem
 
 
 def migrate(user: dict[str, Any], source: str = "config") -> dict[str, Any]:
