@@ -88,14 +88,16 @@ def softmax_max(n: int, lanes: int, depth: int) -> Timing:
 
 
 def softmax_exp(n: int, lanes: int, depth: int) -> Timing:
-    """max (with the first beat) and n/lanes logit beats in; exps out per beat, the sum with the last."""
-    b = _beats(n, lanes, "softmax_exp")
+    """max (with the first beat) and ceil(n/lanes) logit beats in (the last one part-filled when lanes do not
+    divide n); exps out per beat, the sum with the last."""
+    b = row_beats(n, lanes)
     return Timing(first=depth, last=b - 1 + depth, busy=b)
 
 
 def softmax_norm(n: int, lanes: int, depth: int) -> Timing:
-    """sum (with the first beat) and n/lanes exp beats in; probabilities out per beat."""
-    b = _beats(n, lanes, "softmax_norm")
+    """sum (with the first beat) and ceil(n/lanes) exp beats in (the last one part-filled when lanes do not
+    divide n); probabilities out per beat."""
+    b = row_beats(n, lanes)
     return Timing(first=depth, last=b - 1 + depth, busy=b)
 
 

@@ -1,7 +1,10 @@
-"""Softmax pass 2: ``e_j = exp(logit_j - max)`` through the 2^-f table, and their exact sum.
+"""Softmax pass 2: ``e_j = exp(logit_j - max)`` through the 2^-f table, and their exact sum, over a run-time
+number of keys.
 
-Ports: ``max`` (logit, 1 lane, 1 beat), ``logit`` (logit, P lanes, N/P beats) -> ``exp`` (exp, P lanes,
-N/P beats), ``sum`` (unsigned, exp.frac fraction bits, exp.width + ceil(log2 N) bits, 1 beat).
+Ports: ``n`` (scalar: valid keys, 1..N), ``max`` (logit, 1 lane, 1 beat), ``logit`` (logit, P lanes,
+ceil(n/P) beats: the last beat's lanes at and beyond n are padding, which the kernel masks) -> ``exp`` (exp,
+P lanes, ceil(n/P) beats, padding lanes 0, TLAST on the last beat), ``sum`` (unsigned, exp.frac fraction
+bits, exp.width + ceil(log2 N) bits, 1 beat).  N = context.max_length.
 """
 
 from __future__ import annotations
@@ -10,10 +13,11 @@ import numpy as np
 
 from golden import cycles
 from golden import llama_fixed as lf
+from golden.cycles import row_beats
 from golden.fixed import Fmt
 from hls.kernels.softmax_max.spec import random_logits
 from pyflow.specs.base import Arrays, KernelSpec, Lut, Port
-from pyflow.specs.common import clog2, lut_fmt, mag, pad_to, signed_bits, unsigned_bits
+from pyflow.specs.common import clog2, length_port, lut_fmt, mag, row_port, signed_bits, unsigned_bits
 
 NAME = "softmax_exp"
 #: The chain ops (golden.llama.CHAIN_OPS) this kernel implements.
@@ -50,12 +54,13 @@ def exp_consts(s) -> dict[str, int]:  # noqa: ANN001 (FixedScheme)
 def build(pc) -> KernelSpec:  # noqa: ANN001
     """The softmax_exp spec for project config ``pc``."""
     s = pc.scheme
-    n, p = pc.max_length, pc.lanes[LANES_KEY]
-    sf = sum_fmt(s, n)
+    cap, p = pc.max_length, pc.lanes[LANES_KEY]
+    sf = sum_fmt(s, cap)
     ports = (
+        length_port(cap),
         Port("max", "in", s.logit, lanes=1, beats=1, tlast_every=1, doc="row maximum (softmax_max)"),
-        Port("logit", "in", s.logit, lanes=p, beats=n // p, tlast_every=n // p),
-        Port("exp", "out", s.exp, lanes=p, beats=n // p, tlast_every=n // p),
+        row_port("logit", "in", s.logit, p, rows=1, cols=cap, runtime="cols"),
+        row_port("exp", "out", s.exp, p, rows=1, cols=cap, runtime="cols"),
         Port("sum", "out", sf, lanes=1, beats=1, tlast_every=1, doc="exact sum of the exps, with the last exp beat"),
     )
 
@@ -63,22 +68,23 @@ def build(pc) -> KernelSpec:  # noqa: ANN001
         e, total = lf.softmax_exp(ins["logit"], ins["max"][0], s)
         return {"exp": e, "sum": np.atleast_1d(total)}
 
-    def make_vectors(seed: int) -> Arrays:
+    def make_vectors(seed: int, n: int) -> Arrays:
         logits = random_logits(np.random.default_rng([seed, 2]), n, s)
-        return {"max": np.atleast_1d(lf.softmax_max(logits)), "logit": logits}
+        return {"n": np.array([n]), "max": np.atleast_1d(lf.softmax_max(logits)), "logit": logits}
 
     return KernelSpec(
         name=NAME,
-        params={"N": n, "P": p},
-        consts={"BEATS": n // p, **exp_consts(s)},
+        params={"N": cap, "P": p},
+        consts={"BEATS": row_beats(cap, p), **exp_consts(s)},
         luts={"exp2": exp2_lut(s)},
         ports=ports,
         golden=golden,
         make_vectors=make_vectors,
-        cycles=lambda depth: cycles.softmax_exp(n, p, depth),
+        cycles=lambda depth, n: cycles.softmax_exp(n, p, depth),
+        max_length=cap,
         lanes_key=LANES_KEY,
         op_cycles=lambda op, shape, depth: cycles.repeat(
-            cycles.softmax_exp(pad_to(shape["n"], p), p, depth),
+            cycles.softmax_exp(shape["n"], p, depth),
             shape.get("invocations", 1)),
         doc=__doc__.splitlines()[0],
     )

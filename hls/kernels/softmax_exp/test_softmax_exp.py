@@ -1,14 +1,21 @@
-"""softmax_exp at the small test dimensions: golden exps vs float64, C-sim bit-exact, RTL bit- and
-cycle-exact on Verilator and Icarus."""
+"""softmax_exp at the small test dimensions: golden exps and sum vs float64 at run-time lengths, C-sim
+bit-exact, RTL bit- and cycle-exact on Verilator and Icarus (positions, random garbage padding:
+testbench.checks); padding logits at and above the max (the most a lane could add) in C-sim and RTL; lanes that
+divide neither the capacity nor most lengths (P = 3 at N = 16)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from hls.kernels.softmax_exp.padding_checks import csim_padded, odd_lanes_config, rtl_back_to_back, rtl_padded
+from pyflow.backends.vitis.csim import run_csim
 from pyflow.project.config import load_project_config, small_config
 from pyflow.specs import get_spec
-from testbench.checks import SIMULATORS, check_csim, check_rtl
+from pyflow.specs.base import Arrays
+from testbench.checks import SIMULATORS, check_csim, check_rtl, positions
 
 KERNEL = "softmax_exp"
 pytestmark = pytest.mark.xdist_group(f"kernel_{KERNEL}")
@@ -28,7 +35,79 @@ def test_rtl(simulator: str, tmp_path_factory: pytest.TempPathFactory) -> None:
 
 def test_golden_tracks_float64() -> None:
     s = PC.scheme
-    ins, out = get_spec(KERNEL, PC).vectors(2)
-    x = s.logit.to_float(ins["logit"])
-    assert np.max(np.abs(s.exp.to_float(out["exp"]) - np.exp(x - x.max()))) < 1e-3
-    assert int(out["sum"][0]) == int(out["exp"].sum())  # the exact sum of the raw exps
+    spec = get_spec(KERNEL, PC)
+    for n in (1, 3, 7, 16):
+        ins, out = spec.vectors(2, n)
+        x = s.logit.to_float(ins["logit"])
+        assert x.size == out["exp"].size == n
+        ref = np.exp(x - x.max())
+        assert np.max(np.abs(s.exp.to_float(out["exp"]) - ref)) < 1e-3
+        assert int(out["sum"][0]) == int(out["exp"].sum())  # the exact sum of the raw exps
+        # the sum covers the first n logits only: within the table error of each of the n exps of float64's
+        assert abs(s.exp.to_float(out["sum"])[0] - ref.sum()) < n * 1e-3
+
+
+def test_cycles_at_run_time_lengths() -> None:
+    spec = get_spec(KERNEL, odd_lanes_config(PC))
+    for n, beats in ((1, 1), (3, 1), (4, 2), (16, 6)):
+        t = spec.timing(5, n)
+        assert (t.first, t.last, t.busy) == (5, beats - 1 + 5, beats)
+
+
+def padding_cases() -> list[tuple[Arrays, int]]:
+    """Lengths with a part-filled last beat, padding logits equal to the max (exp 1 each), above it, and the
+    largest logit; the golden sum at n is checked against float64 over the first n logits only."""
+    s = PC.scheme
+    spec = get_spec(KERNEL, PC)
+    cases = []
+    for n in (1, 6, 15):
+        ins, out = spec.vectors(5, n)
+        x = s.logit.to_float(ins["logit"])
+        assert abs(s.exp.to_float(out["sum"])[0] - np.exp(x - x.max()).sum()) < n * 1e-3
+        mx = int(ins["max"][0])
+        cases += [(ins, mx), (ins, mx + 1000), (ins, s.logit.raw_max)]
+    return cases
+
+
+def test_csim_padding_cannot_change_the_sum(tmp_path: Path) -> None:
+    assert csim_padded(get_spec(KERNEL, PC), PC, padding_cases(), tmp_path) == []
+
+
+@pytest.mark.rtl
+def test_rtl_padding_cannot_change_the_sum(tmp_path_factory: pytest.TempPathFactory) -> None:
+    build_root = tmp_path_factory.getbasetemp() / "rtl_kernels"
+    assert rtl_padded(get_spec(KERNEL, PC), padding_cases(), "verilator", build_root) == []
+
+
+def test_csim_lanes_not_dividing(tmp_path: Path) -> None:
+    pc = odd_lanes_config(PC)
+    spec = get_spec(KERNEL, pc)
+    assert spec.max_length % spec.params["P"]
+    report = run_csim(pc, names=[KERNEL], out_root=tmp_path, report_path=None, progress=False,
+                      positions=positions(spec))
+    entry = report["kernels"][KERNEL]
+    assert entry["status"] == "pass", entry["messages"]
+    ins = spec.vectors(3, 16)[0]
+    assert csim_padded(spec, pc, [(ins, int(ins["max"][0]))], tmp_path / "padded") == []
+
+
+@pytest.mark.rtl
+def test_rtl_lanes_not_dividing(tmp_path: Path) -> None:
+    from pyflow.sim.kernel import run_positions
+
+    spec = get_spec(KERNEL, odd_lanes_config(PC))
+    for r in run_positions(spec, positions(spec), "verilator", stalls=True, build_root=tmp_path):
+        where = f"{KERNEL} (P = 3) at pos {r['pos']}"
+        assert r["errors"] == [], where
+        assert r["outputs_match"] and r["stalls_ok"], where
+        assert r["cycles_measured"] == r["cycles_predicted"], where
+    ins = spec.vectors(3, 16)[0]
+    assert rtl_padded(spec, [(ins, int(ins["max"][0]))], "verilator", tmp_path) == []
+
+
+@pytest.mark.rtl
+def test_rtl_back_to_back(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Three rows of n = 11 in one run, with and without stalls: each restarts the row state."""
+    spec = get_spec(KERNEL, PC)
+    invocations = [(ins, int(ins["max"][0])) for ins in (spec.vectors(seed, 11)[0] for seed in (7, 8, 9))]
+    assert rtl_back_to_back(spec, invocations, "verilator", tmp_path_factory.getbasetemp() / "rtl_kernels") == []

@@ -1,7 +1,9 @@
-"""Softmax pass 3: ``p_j = e_j / sum`` through the reciprocal table (one table read per row).
+"""Softmax pass 3: ``p_j = e_j / sum`` through the reciprocal table (one table read per row), over a run-time
+number of keys.
 
-Ports: ``sum`` (softmax_exp's sum format, 1 beat), ``exp`` (exp, P lanes, N/P beats) -> ``prob`` (prob,
-P lanes, N/P beats).
+Ports: ``n`` (scalar: valid keys, 1..N), ``sum`` (softmax_exp's sum format, 1 beat), ``exp`` (exp, P lanes,
+ceil(n/P) beats: the last beat's lanes at and beyond n are padding, which the kernel masks) -> ``prob``
+(prob, P lanes, ceil(n/P) beats, padding lanes 0, TLAST on the last beat).  N = context.max_length.
 """
 
 from __future__ import annotations
@@ -10,10 +12,11 @@ import numpy as np
 
 from golden import cycles
 from golden import llama_fixed as lf
+from golden.cycles import row_beats
 from hls.kernels.softmax_exp.spec import sum_fmt
 from hls.kernels.softmax_max.spec import random_logits
 from pyflow.specs.base import Arrays, KernelSpec, Lut, Port
-from pyflow.specs.common import lut_fmt, pad_to
+from pyflow.specs.common import length_port, lut_fmt, row_port
 
 NAME = "softmax_norm"
 #: The chain ops (golden.llama.CHAIN_OPS) this kernel implements.
@@ -55,32 +58,34 @@ def norm_consts(s, n: int) -> dict[str, int]:  # noqa: ANN001 (FixedScheme)
 def build(pc) -> KernelSpec:  # noqa: ANN001
     """The softmax_norm spec for project config ``pc``."""
     s = pc.scheme
-    n, p = pc.max_length, pc.lanes[LANES_KEY]
+    cap, p = pc.max_length, pc.lanes[LANES_KEY]
     ports = (
-        Port("sum", "in", sum_fmt(s, n), lanes=1, beats=1, tlast_every=1, doc="exact exp sum (softmax_exp)"),
-        Port("exp", "in", s.exp, lanes=p, beats=n // p, tlast_every=n // p),
-        Port("prob", "out", s.prob, lanes=p, beats=n // p, tlast_every=n // p),
+        length_port(cap),
+        Port("sum", "in", sum_fmt(s, cap), lanes=1, beats=1, tlast_every=1, doc="exact exp sum (softmax_exp)"),
+        row_port("exp", "in", s.exp, p, rows=1, cols=cap, runtime="cols"),
+        row_port("prob", "out", s.prob, p, rows=1, cols=cap, runtime="cols"),
     )
 
     def golden(ins: Arrays) -> Arrays:
         return {"prob": lf.softmax_norm(ins["exp"], ins["sum"][0], s)}
 
-    def make_vectors(seed: int) -> Arrays:
+    def make_vectors(seed: int, n: int) -> Arrays:
         e, total = random_exps(np.random.default_rng([seed, 3]), n, s)
-        return {"sum": total, "exp": e}
+        return {"n": np.array([n]), "sum": total, "exp": e}
 
     return KernelSpec(
         name=NAME,
-        params={"N": n, "P": p},
-        consts={"BEATS": n // p, **norm_consts(s, n)},
+        params={"N": cap, "P": p},
+        consts={"BEATS": row_beats(cap, p), **norm_consts(s, cap)},
         luts={"recip": recip_lut(s)},
         ports=ports,
         golden=golden,
         make_vectors=make_vectors,
-        cycles=lambda depth: cycles.softmax_norm(n, p, depth),
+        cycles=lambda depth, n: cycles.softmax_norm(n, p, depth),
+        max_length=cap,
         lanes_key=LANES_KEY,
         op_cycles=lambda op, shape, depth: cycles.repeat(
-            cycles.softmax_norm(pad_to(shape["n"], p), p, depth),
+            cycles.softmax_norm(shape["n"], p, depth),
             shape.get("invocations", 1)),
         doc=__doc__.splitlines()[0],
     )
