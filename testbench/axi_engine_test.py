@@ -31,6 +31,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge, Timer
 from cocotbext.axi import AxiBus, AxiRam
 
+from pyflow.accel.axi_timing import EngineCfg
 from testbench.axi_engine_job import REGION, SETS, SetCfg, init_words
 
 JOB: dict[str, Any] = json.loads(Path(os.environ["FLATFLOW_TB_JOB"]).read_text()) \
@@ -115,6 +116,10 @@ class ReadSide:
         self.out: list[int] = []
         self.ar: list[list[int]] = []
         self.ready = False
+        # with stalls, one long out_ready pause (the FIFO depth + 50 cycles from edge 300) fills the FIFO, so
+        # the room reserved per burst is what keeps beats from being lost
+        depth = EngineCfg(cfg.data_w, cfg.max_burst, cfg.outstanding).fifo_depth
+        self.pause = range(300, 350 + depth) if stall else range(0)
 
     def step(self, edge: int) -> None:
         h = self.h
@@ -124,7 +129,7 @@ class ReadSide:
             self.out.append(edge)
         if _int(h.ar_fire):
             self.ar.append([edge, _int(h.axi_araddr), _int(h.axi_arlen), _int(h.axi_arsize), _int(h.axi_arburst)])
-        ready = not (self.stall and self.rng.random() < self.stall)
+        ready = not (self.stall and self.rng.random() < self.stall) and edge not in self.pause
         if ready != self.ready:
             h.ro_ready.value = int(ready)
         self.ready = ready
