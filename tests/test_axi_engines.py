@@ -39,8 +39,8 @@ def _mem(s: SetCfg, extra_latency: int = 0) -> FfAxiMem | AxiRam:
 
 # ---- lint and the splitting rule (no simulator run)
 
-def _lint(top: str, files: list[Path], params: dict[str, int], tmp: Path) -> str:
-    cmd = [str(verilator_bin()), "--lint-only", "-Wall", "--top-module", top,
+def _lint(top: str, files: list[Path], params: dict[str, int], tmp: Path, defines: tuple[str, ...] = ()) -> str:
+    cmd = [str(verilator_bin()), "--lint-only", "-Wall", "--top-module", top, *[f"-D{d}" for d in defines],
            *[f"-G{k}={v}" for k, v in params.items()], *map(str, files)]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=tool_env(tmp))
     return "" if res.returncode == 0 else (res.stderr + res.stdout)
@@ -54,6 +54,9 @@ def test_engines_and_memory_lint_clean_without_waivers(tmp_path: Path) -> None:
     for p in params:
         for top in ("ff_axi_read", "ff_axi_write"):
             assert _lint(top, [RTL / f"{top}.v", split, RTL / "ff_fifo_bram.v"], p, tmp_path) == "", (top, p)
+    # the ECP5 branch of ff_fifo_bram (its second read register is the DP16KD output register)
+    files = [RTL / "ff_axi_read.v", split, RTL / "ff_fifo_bram.v"]
+    assert _lint("ff_axi_read", files, {}, tmp_path, ("FLATFLOW_ECP5_DSP",)) == ""
     for p in ({}, {"DATA_W": 64, "WORDS": 1024, "QUEUE": 2}, {"DATA_W": 1024, "WORDS": 4, "ADDR_W": 64}):
         assert _lint("ff_axi_mem", [RTL / "ff_axi_mem.v"], p, tmp_path) == "", p
     # the harness: its only waivers (signals read by cocotb, two modules in a file) are in its .vlt

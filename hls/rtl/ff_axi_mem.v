@@ -2,10 +2,10 @@
 // AxiRam for the bulk traffic of long simulations: all of it is plain Verilog, nothing runs in Python per
 // beat.
 //
-// Memory: `mem[0:WORDS-1]` of DATA_W bits (WORDS a power of two); word i is at byte address
-// i * DATA_W / 8.  A cocotb test reads and writes it through the
-// hierarchy (dut.<inst>.mem[i]).  Initial contents: $readmemh of the file named by the plusarg
-// +<INIT_PLUSARG>=<file>, else of INIT_FILE when that is not "" (hex, one word per line).
+// Memory: `mem[0:WORDS-1]` of DATA_W bits (WORDS a power of two); word i is at byte address i * DATA_W / 8.
+// A cocotb test reads and writes it through the hierarchy (dut.<inst>.mem[i]).  Initial contents:
+// $readmemh of the file named by the plusarg +<INIT_PLUSARG>=<file>, else of INIT_FILE when that is not ""
+// (hex, one word per line, from word 0; a shorter file leaves the rest undefined).
 //
 // Bursts: INCR only, ARSIZE / AWSIZE = log2(DATA_W / 8), IDs ignored (answers in order, RID / BID 0).
 // A burst crossing a 4 KB boundary, another burst type or size, an address beyond the memory or a WLAST
@@ -22,8 +22,9 @@
 //     be accepted from the edge after its AW handshake on; beats of queued bursts follow back to back.
 //   * B of a burst whose last W beat is accepted at edge w: at edge max(w + WRITE_LATENCY, e + 1), e = the
 //     previous B's edge, given BREADY high.  WRITE_LATENCY >= 2.
-//   * Reads and writes are independent (no ordering between them; a read of a word being written returns
-//     either value).
+//   * Reads and writes are independent, not ordered against each other: a W beat accepted at edge w
+//     changes the word at w; an R beat carries the word as it was when RDATA was loaded (before the edge
+//     r - 1 for a beat accepted at edge r while RREADY stays high).
 `default_nettype none
 module ff_axi_mem #(
   parameter integer DATA_W = 128,           // bus bits (8..1024, a power of two)

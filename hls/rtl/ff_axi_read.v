@@ -20,9 +20,10 @@
 //     bursts are in flight before e (a burst's last R beat at edge t frees its slot for edge t + 1), and
 //     `space` before e holds the burst's beats (a word with its R beat at edge t frees its slot for t + 2);
 //   * an R beat at edge t is written to the RAM, read out at t + 1 and accepted on out_* at t + 4.
-// So with OUTSTANDING = 1 a full-size burst (MAXB beats, DEPTH = MAXB) costs MAXB + 3 + the memory's AR->R
-// latency cycles; with OUTSTANDING >= 2 bursts stream back to back once that latency + 3 is below
-// (OUTSTANDING - 1) * MAXB.  pyflow/accel/axi_timing.py models all of this exactly.
+// So with OUTSTANDING = 1, full-size bursts (MAXB beats, DEPTH = MAXB) follow each other every MAXB + 2 +
+// (the memory's AR -> first R latency) cycles; with OUTSTANDING >= 2 the R beats of full-size bursts stream
+// back to back when that latency + 2 <= (OUTSTANDING - 1) * MAXB.  pyflow/accel/axi_timing.py models all of
+// this exactly.
 //
 // Timing (150 MHz on ECP5): all AXI and stream outputs are registers (out_* from ff_fifo_bram, its block RAM
 // read behind two registers); out_ready only enters the output stage's load enables; the AR issue decision

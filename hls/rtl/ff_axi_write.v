@@ -18,7 +18,9 @@
 //     of registers only), one per cycle; a taken word is in WDATA from the next cycle, a W stall moves it
 //     into a one-word skid register (in_ready low until the skid empties);
 //   * B at edge t -> `done` high in the cycle after t (a register) when the burst ends its command.
-// pyflow/accel/axi_timing.py models this with each memory model.
+// So with OUTSTANDING = 1, bursts of L beats follow each other every L + 2 + (the memory's last W -> B
+// latency) cycles; with OUTSTANDING >= 2 the W beats of full-size bursts stream back to back when that
+// latency + 2 <= (OUTSTANDING - 1) * L.  pyflow/accel/axi_timing.py models this with each memory model.
 //
 // Timing (150 MHz on ECP5): all AXI outputs, `done` and the W data are registers; in_ready is a NOR of
 // two register flags; WREADY only steers the W register / skid loads.
