@@ -1,4 +1,4 @@
-"""Build and run :mod:`testbench.stream_test` on Verilator or Icarus through ``cocotb_tools.runner``.
+"""Build and run a cocotb test module (default :mod:`testbench.stream_test`) on Verilator or Icarus via cocotb_tools.
 
 One runner class per simulator, as cocotb's own (:class:`VerilatorRunner`, :class:`IcarusRunner`, chosen
 from :data:`RUNNERS`), each adding what the flow needs to its cocotb base class; :func:`simulate` builds and
@@ -148,10 +148,11 @@ def simulate(
     waves: bool = False,
     build_root: Path | str = BUILD,
     rebuild: bool = True,
+    test_module: str = TEST_MODULE,
 ) -> dict[str, Any]:
-    """Build ``sources`` and run the stream tests ``tests``; return per-test results and timings.
-    ``rebuild=False`` runs the simulator built by an earlier call into the same ``build_dir`` (another job on
-    the same RTL).
+    """Build ``sources`` and run the cocotb tests ``tests`` of ``test_module`` (default: the stream tests);
+    return per-test results and timings.  ``rebuild=False`` runs the simulator built by an earlier call into
+    the same ``build_dir`` (another job on the same RTL).
 
     The return value maps each test name to the dict it wrote, plus ``build_seconds`` and
     ``sim_seconds``.  A test that crashed or timed out gets ``{"outputs_match": False, "errors": [...]}``.
@@ -179,7 +180,7 @@ def simulate(
         runner.after_build(build_dir)
     results_xml = build_dir / "results.xml"
     try:
-        runner.test(test_module=TEST_MODULE, hdl_toplevel=toplevel, build_dir=build_dir, test_dir=build_dir,
+        runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir, test_dir=build_dir,
                     testcase=list(tests), extra_env={"FLATFLOW_TB_JOB": str(job_path)},
                     waves=waves and simulator == "verilator", timescale=TIMESCALE,
                     results_xml=str(results_xml), log_file=build_dir / "sim.log")

@@ -1,0 +1,1 @@
+"""The decode accelerator: its building blocks' cycle models (hls/rtl/ holds their Verilog)."""
