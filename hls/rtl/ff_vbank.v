@@ -1,0 +1,131 @@
+// ff_vbank: a matrix of ROWS x COLS elements (the V of one KV head: positions x head_dim) held in LANES banks
+// (bank b holds the rows r with r % LANES == b, each row as COLS / LANES words of LANES elements), written a
+// word at a time in row order and read TRANSPOSED as a stream: for column i = 0 .. COLS - 1, beats
+// c = 0 .. beats - 1 carry the elements (r = c * LANES + b, i) of the LANES banks b -- a V^T row, LANES rows
+// of V per beat, exactly what the av kernel's vt port takes (lanes at and beyond the valid rows are padding:
+// whatever the bank holds).
+//
+// Cycle behaviour: as ff_ram_stream (command at edge t, first beat valid after t + 3, one beat per cycle,
+// 4 credits; the lane select travels with the read).
+`default_nettype none
+module ff_vbank #(
+  parameter integer EW = 16,
+  parameter integer LANES = 8,          // a power of two
+  parameter integer COLS = 64,          // multiple of LANES
+  parameter integer BANK_WORDS = 128,   // words per bank: ceil(ROWS / LANES) * COLS / LANES
+  parameter integer AB = 7,
+  parameter integer CB = 16
+) (
+  input  wire clk,
+  input  wire rst_n,
+  // write port: word `wr_word` (row-major: row r's COLS / LANES words in column order) into bank `wr_bank`
+  // (= r % LANES)
+  input  wire wr_en,
+  input  wire [((LANES > 1) ? $clog2(LANES) : 1) - 1:0] wr_bank,
+  input  wire [AB - 1:0] wr_word,       // (wr_row / LANES) * (COLS / LANES) + word within the row
+  input  wire [LANES * EW - 1:0] wr_data,
+  // transposed reader
+  input  wire start,
+  input  wire [CB - 1:0] beats,         // beats per V^T row: ceil(valid rows / LANES), >= 1
+  output wire idle,
+  output wire [LANES * EW - 1:0] out_data,
+  output wire out_valid,
+  input  wire out_ready
+);
+  localparam integer LB = (LANES > 1) ? $clog2(LANES) : 1;
+  localparam integer RW = COLS / LANES;                 // words per row
+  localparam integer IB = (COLS > 1) ? $clog2(COLS) : 1;
+  localparam [31:0] LAST32 = COLS - 1;
+  localparam [31:0] RW32 = RW;
+  localparam [IB - 1:0] LAST_COL = LAST32[IB - 1:0];
+  localparam [AB - 1:0] ROW_WORDS = RW32[AB - 1:0];
+
+  // banks
+  reg rd_en;
+  reg [AB - 1:0] rd_addr;
+  wire [LANES * EW - 1:0] bank_q [0:LANES - 1];
+  genvar b;
+  generate
+    for (b = 0; b < LANES; b = b + 1) begin : g_bank
+      ff_ram #(.WIDTH(LANES * EW), .DEPTH(BANK_WORDS), .AB(AB)) u_ram (
+        .clk(clk), .wr_en(wr_en && (wr_bank == b)), .wr_addr(wr_word), .wr_data(wr_data),
+        .rd_en(rd_en), .rd_addr(rd_addr), .rd_data(bank_q[b]));
+    end
+  endgenerate
+
+  // address generator: column i, beat c; address c * RW + i / LANES
+  reg active;
+  reg [IB - 1:0] col;
+  reg [CB - 1:0] beat, nbeats;
+  reg [AB - 1:0] addr, col_addr;
+  reg [LB - 1:0] sel_issue, sel_q;      // lane (i % LANES) of the read issued / in the RAM register
+  reg got;
+  reg [LANES * EW - 1:0] q [0:3];
+  reg [1:0] qw, qr;
+  reg [2:0] qn, credits;
+  wire out_fire = out_valid && out_ready;
+  wire issue = active && (credits != 3'd0);
+  assign out_valid = (qn != 3'd0);
+  assign out_data = q[qr];
+  assign idle = !active && !got && (qn == 3'd0) && !rd_en;
+
+  // the beat: lane k = bank k's element at the selected lane
+  wire [LANES * EW - 1:0] beat_word;
+  generate
+    for (b = 0; b < LANES; b = b + 1) begin : g_sel
+      assign beat_word[b * EW +: EW] = bank_q[b][sel_q * EW +: EW];
+    end
+  endgenerate
+
+  always @(posedge clk) begin
+    if (!rst_n) begin
+      active <= 1'b0;
+      rd_en <= 1'b0;
+      got <= 1'b0;
+      qn <= 3'd0;
+      qw <= 2'd0;
+      qr <= 2'd0;
+      credits <= 3'd4;
+    end else begin
+      rd_en <= issue;
+      got <= rd_en;
+      sel_q <= sel_issue;
+      credits <= credits - {2'b0, issue} + {2'b0, out_fire};
+      if (start && idle) begin
+        active <= 1'b1;
+        col <= {IB{1'b0}};
+        beat <= {CB{1'b0}};
+        nbeats <= beats;
+        addr <= {AB{1'b0}};
+        col_addr <= {AB{1'b0}};
+      end else if (issue) begin
+        rd_addr <= addr;
+        sel_issue <= col[LB - 1:0];
+        if (beat == nbeats - {{(CB - 1){1'b0}}, 1'b1}) begin
+          beat <= {CB{1'b0}};
+          if (col == LAST_COL) begin
+            active <= 1'b0;
+          end else begin
+            col <= col + {{(IB - 1){1'b0}}, 1'b1};
+            if (col[LB - 1:0] == {LB{1'b1}}) begin
+              col_addr <= col_addr + {{(AB - 1){1'b0}}, 1'b1};
+              addr <= col_addr + {{(AB - 1){1'b0}}, 1'b1};
+            end else begin
+              addr <= col_addr;
+            end
+          end
+        end else begin
+          beat <= beat + {{(CB - 1){1'b0}}, 1'b1};
+          addr <= addr + ROW_WORDS;
+        end
+      end
+      if (got) begin
+        q[qw] <= beat_word;
+        qw <= qw + 2'd1;
+      end
+      if (out_fire) qr <= qr + 2'd1;
+      qn <= qn + {2'b0, got} - {2'b0, out_fire};
+    end
+  end
+endmodule
+`default_nettype wire
