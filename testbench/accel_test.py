@@ -89,6 +89,18 @@ def _diff(name: str, mem: Memory, want: dict[int, int]) -> list[str]:
     return [f"{name}: {len(bad)} of {len(addrs)} words differ, first at word {a}: got {g:#x}, want {w:#x}"]
 
 
+async def _trace_states(dut: Any, clk: Any, log: list[list[int]]) -> None:
+    """(edge, state) at every change of the controller's state (a debugging aid: slow on long runs)."""
+    edge, last = 0, -1
+    while True:
+        await RisingEdge(clk)
+        edge += 1
+        s = int(dut.state.value)
+        if s != last:
+            log.append([edge, s])
+            last = s
+
+
 @cocotb.test()
 async def tokens(dut: Any) -> None:
     """T tokens back to back: bit-exact y and KV cache after each, cycles per token."""
@@ -109,6 +121,9 @@ async def tokens(dut: Any) -> None:
         await ctrl.write_dword(REGS[name], int(base))
     results = []
     errors: list[str] = []
+    trace: list[list[int]] = []
+    if JOB.get("trace"):
+        cocotb.start_soon(_trace_states(dut, clk, trace))
     wall0 = time.perf_counter()
     for t, tok in enumerate(JOB["tokens"]):
         mem.write(_words(tok["x"]))
@@ -137,6 +152,7 @@ async def tokens(dut: Any) -> None:
         results.append({"pos": int(tok["pos"]), "cycles": cycles_reg, "predicted": pred, "status": status,
                         "errors": tok_err})
     wall = time.perf_counter() - wall0
-    out = {"test": "tokens", "ok": not errors, "errors": errors, "tokens": results, "wall_seconds": wall}
+    out = {"test": "tokens", "ok": not errors, "errors": errors, "tokens": results, "wall_seconds": wall,
+           "trace": trace}
     (Path(JOB["result_dir"]) / "result_tokens.json").write_text(json.dumps(out, indent=2) + "\n")
     assert not errors, "; ".join(errors[:4])

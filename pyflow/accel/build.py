@@ -30,13 +30,13 @@ MAX_BURST, OUTSTANDING = 256, 2
 INSTANCES = {"rmsnorm": "u_rmsnorm", "gemv": "u_gemv", "rope": "u_rope", "qk": "u_qk", "softmax_max": "u_smax",
              "softmax_exp": "u_sexp", "softmax_norm": "u_snorm", "av": "u_av"}
 #: The controller's states, in order (docs/ACCEL.md, "Phases").
-STATES = ("S_IDLE", "S_X", "S_NORM", "S_PROJ", "S_LDK", "S_ROPEK", "S_STK", "S_STV", "S_LDKC", "S_LDVC", "S_LDQ",
-          "S_ROPEQ", "S_QK", "S_SMAX", "S_SEXP", "S_SNORM", "S_AV", "S_OPROJ", "S_Y", "S_DONE")
+STATES = ("S_IDLE", "S_X", "S_NORM", "S_PROJ", "S_LDK", "S_ROPEK", "S_STK", "S_LDV", "S_STV", "S_LDKC", "S_LDVC",
+          "S_LDQ", "S_ROPEQ", "S_QK", "S_SMAX", "S_SEXP", "S_SNORM", "S_AV", "S_OPROJ", "S_Y", "S_DONE")
 #: Phase -> next phase where the order is fixed (S_AV chooses: next query head, next KV head or o_proj).
 CHAIN = (("S_X", "S_NORM"), ("S_NORM", "S_PROJ"), ("S_PROJ", "S_LDK"), ("S_LDK", "S_ROPEK"), ("S_ROPEK", "S_STK"),
-         ("S_STK", "S_STV"), ("S_STV", "S_LDKC"), ("S_LDKC", "S_LDVC"), ("S_LDVC", "S_LDQ"), ("S_LDQ", "S_ROPEQ"),
-         ("S_ROPEQ", "S_QK"), ("S_QK", "S_SMAX"), ("S_SMAX", "S_SEXP"), ("S_SEXP", "S_SNORM"), ("S_SNORM", "S_AV"),
-         ("S_OPROJ", "S_Y"))
+         ("S_STK", "S_LDV"), ("S_LDV", "S_STV"), ("S_STV", "S_LDKC"), ("S_LDKC", "S_LDVC"), ("S_LDVC", "S_LDQ"),
+         ("S_LDQ", "S_ROPEQ"), ("S_ROPEQ", "S_QK"), ("S_QK", "S_SMAX"), ("S_SMAX", "S_SEXP"), ("S_SEXP", "S_SNORM"),
+         ("S_SNORM", "S_AV"), ("S_OPROJ", "S_Y"))
 
 
 @dataclass(frozen=True)

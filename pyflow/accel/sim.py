@@ -91,7 +91,7 @@ def make_job(a: AccelSpec, layer: lf.FixedLayer, cache: lf.FixedKVCache, tokens:
 def run_tokens(a: AccelSpec, positions: range, simulator: str = "verilator", memory: str = "axiram",
                stall: float = 0.0, seed: int = 0, weights: LayerWeights | None = None,
                xs: np.ndarray | None = None, build_root: Path | str = BUILD, check_kv: bool = True,
-               ) -> dict[str, Any]:
+               trace: bool = False) -> dict[str, Any]:
     """Run tokens at ``positions`` (consecutive; the cache is preloaded with the golden model's positions
     before the first) through the accelerator RTL; return the test's result plus timings."""
     from testbench.runner import simulate
@@ -113,6 +113,7 @@ def run_tokens(a: AccelSpec, positions: range, simulator: str = "verilator", mem
 
     predicted = [token_cycles(a, b.latencies, pos, memory) for pos in positions]
     job = make_job(a, layer, cache, tokens, memory, stall, check_kv, predicted)
+    job["trace"] = trace
     job["timeout_cycles"] = 4 * max(int(p) for p in predicted) + 100000 if all(predicted) else 50_000_000
     sources = list(b.sources)
     top = b.top
