@@ -9,7 +9,8 @@ The job (``FLATFLOW_TB_JOB``)::
     {"clock_ns": 10, "seed": 1, "result_dir": "...", "memory": "axiram" | "verilog",
      "word_bytes": 16, "mem_words": ..., "stall": 0.0,
      "bases": {"w_base": byte, "kv_base": ..., "x_base": ..., "y_base": ...},
-     "init": {"<word>": value, ...}                         (weights, the KV cache before the first token)
+     "init_file": path         (the memory before the first token: raw little-endian words for AxiRam; for the
+                                Verilog memory a $readmemh file, loaded by the simulator through +ff_mem_init)
      "tokens": [{"pos": p, "x": {"<word>": v}, "y": {"<word>": v}, "kv": {"<word>": v} | null,
                  "predicted": cycles | null}, ...],
      "expect_error": false}
@@ -56,6 +57,7 @@ class Memory:
 
             self.ram = AxiRam(AxiBus.from_prefix(dut, "m_axi_gmem"), clk, rst, reset_active_level=False,
                               size=int(JOB["mem_words"]) * self.wb)
+            self.ram.write(0, Path(JOB["init_file"]).read_bytes())
             p = float(JOB.get("stall", 0.0))
             if p > 0:
                 for ch in ("ar", "r", "aw", "w", "b"):
@@ -107,6 +109,7 @@ async def tokens(dut: Any) -> None:
     from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 
     clk, rst = dut.clk, dut.rst_n
+    core = dut.u_accel if JOB.get("memory") == "verilog" else dut  # the accelerator inside the simulation top
     rng = random.Random(int(JOB.get("seed", 1)))
     cocotb.start_soon(Clock(clk, int(JOB.get("clock_ns", 10)), unit="ns").start())
     rst.value = 0
@@ -114,7 +117,6 @@ async def tokens(dut: Any) -> None:
     mem = Memory(dut, clk, rst, rng)
     ctrl = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axi_ctrl"), clk, rst, reset_active_level=False)
     await ClockCycles(clk, RESET_CYCLES)
-    mem.write(_words(JOB["init"]))
     rst.value = 1
     await ClockCycles(clk, 2)
     for name, base in JOB["bases"].items():
@@ -123,14 +125,14 @@ async def tokens(dut: Any) -> None:
     errors: list[str] = []
     trace: list[list[int]] = []
     if JOB.get("trace"):
-        cocotb.start_soon(_trace_states(dut, clk, trace))
+        cocotb.start_soon(_trace_states(core, clk, trace))
     wall0 = time.perf_counter()
     for t, tok in enumerate(JOB["tokens"]):
         mem.write(_words(tok["x"]))
         await ctrl.write_dword(REGS["pos"], int(tok["pos"]))
         await ctrl.write_dword(REGS["ctrl"], 1)
         edges = 0
-        while int(dut.ap_done.value) == 0:
+        while int(core.ap_done.value) == 0:
             await RisingEdge(clk)
             edges += 1
             if edges > int(JOB.get("timeout_cycles", 10_000_000)):
@@ -149,8 +151,12 @@ async def tokens(dut: Any) -> None:
         if pred is not None and float(JOB.get("stall", 0.0)) == 0.0 and cycles_reg != int(pred):
             tok_err.append(f"cycles {cycles_reg} != predicted {pred}")
         errors += [f"token {t} (pos {tok['pos']}): {e}" for e in tok_err]
-        results.append({"pos": int(tok["pos"]), "cycles": cycles_reg, "predicted": pred, "status": status,
-                        "errors": tok_err})
+        row = {"pos": int(tok["pos"]), "cycles": cycles_reg, "predicted": pred, "status": status, "errors": tok_err}
+        if JOB.get("save_outputs"):
+            row["y_words"] = mem.read(sorted(int(w) for w in tok["y"]))
+        results.append(row)
+        dut._log.info("FLATFLOW token %d of %d: pos %d, %d cycles%s", t + 1, len(JOB["tokens"]), int(tok["pos"]),
+                      cycles_reg, "" if not tok_err else " MISMATCH")
     wall = time.perf_counter() - wall0
     out = {"test": "tokens", "ok": not errors, "errors": errors, "tokens": results, "wall_seconds": wall,
            "trace": trace}

@@ -149,6 +149,7 @@ def simulate(
     build_root: Path | str = BUILD,
     rebuild: bool = True,
     test_module: str = TEST_MODULE,
+    plusargs: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Build ``sources`` and run the cocotb tests ``tests`` of ``test_module`` (default: the stream tests);
     return per-test results and timings.  ``rebuild=False`` runs the simulator built by an earlier call into
@@ -181,7 +182,7 @@ def simulate(
     results_xml = build_dir / "results.xml"
     try:
         runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir, test_dir=build_dir,
-                    testcase=list(tests), extra_env={"FLATFLOW_TB_JOB": str(job_path)},
+                    testcase=list(tests), extra_env={"FLATFLOW_TB_JOB": str(job_path)}, plusargs=list(plusargs),
                     waves=waves and simulator == "verilator", timescale=TIMESCALE,
                     results_xml=str(results_xml), log_file=build_dir / "sim.log")
     except RUNNER_ERRORS as exc:  # a failing test also lands here: keep its result

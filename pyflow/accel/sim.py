@@ -7,7 +7,10 @@ host code uses) and golden.llama_fixed.decode_step.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +52,26 @@ def _shift(img: dict[int, int], base_bytes: int, wb: int) -> dict[str, int]:
     return {str(w + off): v for w, v in img.items()}
 
 
+def memory_image(a: AccelSpec, mm: MemoryMap, layer: lf.FixedLayer, cache: lf.FixedKVCache) -> bytes:
+    """The whole simulated memory before the first token: the weights and the KV cache in place (little
+    endian words), everything else zero."""
+    wb = a.word_bytes
+    img = bytearray(mm.words * wb)
+    for area, words in (("w_base", a.weights_image(layer)), ("kv_base", a.kv_image(cache))):
+        off = mm.bases[area]
+        for w, v in words.items():
+            img[off + w * wb: off + (w + 1) * wb] = int(v).to_bytes(wb, "little")
+    return bytes(img)
+
+
+def write_hex(image: bytes, wb: int, path: Path) -> None:
+    """The image as a $readmemh file (one word per line, word 0 first)."""
+    words = np.frombuffer(image, dtype=np.uint8).reshape(-1, wb)[:, ::-1]  # most significant byte first
+    lines = [row.tobytes().hex() for row in words]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
 def golden_tokens(a: AccelSpec, weights: LayerWeights, xs: np.ndarray, start: int,
                   ) -> tuple[lf.FixedLayer, lf.FixedKVCache, list[dict[str, Any]]]:
     """The quantised layer, the KV cache holding positions 0..start-1 (filled by the golden model from
@@ -69,13 +92,19 @@ def golden_tokens(a: AccelSpec, weights: LayerWeights, xs: np.ndarray, start: in
 
 
 def make_job(a: AccelSpec, layer: lf.FixedLayer, cache: lf.FixedKVCache, tokens: list[dict[str, Any]],
-             memory: str = "axiram", stall: float = 0.0, check_kv: bool = True,
+             folder: Path, memory: str = "axiram", stall: float = 0.0, check_kv: bool = True,
              predicted: list[int | None] | None = None) -> dict[str, Any]:
-    """The testbench job of a run of ``tokens`` (see testbench/accel_test.py)."""
+    """The testbench job of a run of ``tokens`` (see testbench/accel_test.py); the memory image goes to
+    ``folder`` (raw bytes for AxiRam, a $readmemh file for the Verilog memory)."""
     mm = memory_map(a)
     wb = a.word_bytes
-    init = _shift(a.weights_image(layer), mm.bases["w_base"], wb)
-    init.update(_shift(a.kv_image(cache), mm.bases["kv_base"], wb))
+    image = memory_image(a, mm, layer, cache)
+    folder.mkdir(parents=True, exist_ok=True)
+    init = folder / ("memory.hex" if memory == "verilog" else "memory.bin")
+    if memory == "verilog":
+        write_hex(image, wb, init)
+    else:
+        init.write_bytes(image)
     jt = []
     for i, tok in enumerate(tokens):
         x_img = {a.region("x").word + j: w for j, w in enumerate(a.pack(tok["x"]))}
@@ -85,15 +114,43 @@ def make_job(a: AccelSpec, layer: lf.FixedLayer, cache: lf.FixedKVCache, tokens:
                    "kv": _shift(a.kv_image(tok["cache"]), mm.bases["kv_base"], wb) if check_kv else None,
                    "predicted": predicted[i] if predicted else None})
     return {"clock_ns": CLOCK_NS, "seed": 1, "memory": memory, "word_bytes": wb, "mem_words": mm.words,
-            "stall": float(stall), "bases": mm.bases, "init": init, "tokens": jt}
+            "stall": float(stall), "bases": mm.bases, "init_file": str(init), "tokens": jt}
+
+
+@contextlib.contextmanager
+def _tail(log: Path, say: Callable[[str], None]) -> Iterator[None]:
+    """Pass the test's per-token lines (``FLATFLOW token ...``) of a growing simulation log to ``say``."""
+    stop = threading.Event()
+
+    def follow() -> None:
+        seen = 0
+        while not stop.is_set():
+            stop.wait(0.5)
+            if log.is_file():
+                lines = [ln for ln in log.read_text(errors="replace").splitlines() if "FLATFLOW token" in ln]
+                for ln in lines[seen:]:
+                    say(ln.split("FLATFLOW ", 1)[1])
+                seen = len(lines)
+
+    log.unlink(missing_ok=True)
+    th = threading.Thread(target=follow, daemon=True)
+    th.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        th.join()
 
 
 def run_tokens(a: AccelSpec, positions: range, simulator: str = "verilator", memory: str = "axiram",
                stall: float = 0.0, seed: int = 0, weights: LayerWeights | None = None,
                xs: np.ndarray | None = None, build_root: Path | str = BUILD, check_kv: bool = True,
-               trace: bool = False) -> dict[str, Any]:
+               trace: bool = False, keep_outputs: bool = False,
+               progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run tokens at ``positions`` (consecutive; the cache is preloaded with the golden model's positions
-    before the first) through the accelerator RTL; return the test's result plus timings."""
+    before the first) through the accelerator RTL; return the test's result plus timings (with
+    ``keep_outputs``, ``y_raw``: the accelerator's outputs read back from memory, (T * hidden) raw codes).
+    ``progress`` receives a line per step (build, each finished token)."""
     from testbench.runner import simulate
 
     positions = list(positions)
@@ -105,28 +162,35 @@ def run_tokens(a: AccelSpec, positions: range, simulator: str = "verilator", mem
     weights = weights if weights is not None else random_weights(cfg, seed)
     if xs is None:
         xs = np.random.default_rng(seed + 1).normal(0, 1, (positions[-1] + 1, cfg.hidden_size))
+    say = progress or (lambda _line: None)
+    say(f"golden model: {positions[0]} earlier positions, {len(positions)} token(s)")
     layer, cache, tokens = golden_tokens(a, weights, xs, positions[0])
+    say(f"building the accelerator RTL ({len(a.kernels)} kernels through XLS, then the top)")
     t0 = time.perf_counter()
     b: AccelBuild = build_accel(a, build_root)
     build_s = time.perf_counter() - t0
     from pyflow.accel.cycles import token_cycles
 
     predicted = [token_cycles(a, b.latencies, pos, memory) for pos in positions]
-    job = make_job(a, layer, cache, tokens, memory, stall, check_kv, predicted)
+    bdir = Path(build_root) / "sim" / "accel" / f"{a.data_bits}b_{memory}_{simulator}"
+    job = make_job(a, layer, cache, tokens, bdir, memory, stall, check_kv, predicted)
     job["trace"] = trace
+    job["save_outputs"] = keep_outputs
     job["timeout_cycles"] = 4 * max(int(p) for p in predicted) + 100000 if all(predicted) else 50_000_000
     sources = list(b.sources)
-    top = b.top
+    top, plusargs = b.top, []
     if memory == "verilog":
-        from pyflow.accel.harness import render_sim_top
+        from pyflow.accel.harness import SIM_TOP, render_sim_top
 
-        sim_top = render_sim_top(a, memory_map(a).words, b.folder)
-        sources.append(sim_top)
-        top = "flatflow_accel_sim"
-    bdir = Path(build_root) / "sim" / "accel" / f"{a.data_bits}b_{memory}_{simulator}"
-    res = simulate(simulator, sources, top, job, bdir, tests=("tokens",), build_root=build_root,
-                   test_module="testbench.accel_test")
+        sources += render_sim_top(a, memory_map(a).words, b.folder)
+        top, plusargs = SIM_TOP, [f"+ff_mem_init={job['init_file']}"]
+    say(f"simulating on {simulator} ({memory} memory): build, then {len(positions)} token(s)")
+    with _tail(bdir / "sim.log", say):
+        res = simulate(simulator, sources, top, job, bdir, tests=("tokens",), build_root=build_root,
+                       test_module="testbench.accel_test", plusargs=plusargs)
     out = res["tokens"]
+    if keep_outputs and "tokens" in out:
+        out["y_raw"] = np.concatenate([a.unpack(tok["y_words"], a.model.hidden_size) for tok in out["tokens"]])
     out.update(build_seconds=round(build_s + res["build_seconds"], 1), sim_seconds=round(res["sim_seconds"], 1),
                latencies=b.latencies, simulator=simulator, memory=memory)
     return out

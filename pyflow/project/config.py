@@ -188,8 +188,8 @@ def _memory(raw: Any) -> dict[str, int]:
     if mem["ports"] != 1:
         raise FlowError(f"config: memory.ports = {mem['ports']}: the accelerator has one memory port (ports = 1)")
     for key in ("read_latency", "write_latency"):
-        if not 1 <= mem[key] <= 4096:
-            raise FlowError(f"config: memory.{key} = {mem[key]} must be in 1..4096 cycles")
+        if not 2 <= mem[key] <= 4096:
+            raise FlowError(f"config: memory.{key} = {mem[key]} must be in 2..4096 cycles")
     return mem
 
 
