@@ -168,3 +168,34 @@ def test_cli_llama_decode_against_hf(hf: dict, tmp_path: Path) -> None:
     print(f"\nHF agreement: CLI vs HF float64 {e64:.2e}, vs HF float32 {e32:.2e} (positions 0..{T_LEN - 1})")
     assert e64 < 1e-12
     assert e32 < 1e-5
+
+
+@pytest.mark.rtl
+@pytest.mark.xdist_group("accel")
+def test_accel_decode_cli_against_hf(hf: dict, tmp_path: Path, float64_softmax: None) -> None:
+    """`accel decode --checkpoint` runs the 16 tokens through the accelerator RTL: its output equals the
+    golden fixed-point decode (dequantised) exactly, and is within the fixed-point error of HF float64."""
+    from golden import llama_fixed as lf
+    from pyflow.project.config import load_project_config
+
+    x = hf["x"][0].numpy()
+    np.save(tmp_path / "x.npy", x)
+    res = subprocess.run(
+        [sys.executable, "-m", "pyflow", "accel", "decode", "--checkpoint", str(hf["root"] / "f32"),
+         "--layer", str(LAYER), "--inputs", str(tmp_path / "x.npy"), "--out", str(tmp_path / "y.npy")],
+        cwd=REPO, capture_output=True, text=True, timeout=1200)
+    assert res.returncode == 0, res.stderr[-2000:]
+    y = np.load(tmp_path / "y.npy")
+    assert y.dtype == np.float32 and y.shape == x.shape
+    cfg, weights = load_checkpoint(hf["root"] / "f32", LAYER)
+    s = load_project_config().scheme
+    layer = lf.FixedLayer.quantize(weights, s)
+    cache = lf.FixedKVCache.empty(cfg, T_LEN)
+    xq = s.act.quantize(x.astype(np.float64))
+    fixed = np.stack([s.act.to_float(lf.decode_step(cfg, layer, xq[t], t, cache, s)) for t in range(T_LEN)])
+    np.testing.assert_array_equal(y, fixed.astype(np.float32))  # the RTL is the golden fixed-point model
+    ref64 = hf_attention(hf["model64"], hf["x"].double(), None, float64_cos_sin(cfg, np.arange(T_LEN)),
+                         float64_norm)
+    e_rtl = rel_err(y, ref64)
+    print(f"\nHF agreement: accel decode (RTL) vs HF float64 {e_rtl:.2e} (positions 0..{T_LEN - 1})")
+    assert e_rtl < 2e-2

@@ -27,6 +27,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-csim", action="store_true", help="skip C simulation")
     p.add_argument("--no-stalls", action="store_true", help="skip the random back-pressure runs")
     p.add_argument("--no-flat", action="store_true", help="skip the FLAT hardware comparison")
+    p.add_argument("--no-accel", action="store_true", help="skip the decode accelerator (two tokens in RTL)")
     p.set_defaults(func=_run)
 
 
@@ -47,7 +48,8 @@ def _run(args: argparse.Namespace) -> int:
 
     pc = load_project_config(args.config)
     rep = run_sim(pc, simulator=args.sim or default_simulator(), kernels=args.kernel, chain=not args.no_chain,
-                  csim=not args.no_csim, stalls=not args.no_stalls, flat=not args.no_flat, positions=args.pos)
+                  csim=not args.no_csim, stalls=not args.no_stalls, flat=not args.no_flat, positions=args.pos,
+                  accel=not args.no_accel)
     if not rep["ok"]:
         print("error: sim: outputs or cycle counts differ from the golden model (see build/report/sim_report.json)",
               file=sys.stderr)

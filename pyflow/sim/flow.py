@@ -98,7 +98,7 @@ def rtl_kernels(pc: Any) -> list[KernelSpec]:
 
 def run_sim(pc: Any, simulator: str = "verilator", kernels: list[str] | None = None, chain: bool = True,
             csim: bool = True, stalls: bool = True, flat: bool = True, positions: Sequence[int] | None = None,
-            report_path: Path = SIM_REPORT) -> dict[str, Any]:
+            report_path: Path = SIM_REPORT, accel: bool = True) -> dict[str, Any]:
     """The whole ``make sim`` job at decode ``positions`` (default: the config's
     :attr:`~pyflow.project.config.ProjectConfig.positions`); returns the report (also written to
     ``report_path``)."""
@@ -158,15 +158,38 @@ def run_sim(pc: Any, simulator: str = "verilator", kernels: list[str] | None = N
         except FlowError as exc:
             con.print(f"[red]{exc}[/red]")
             report["flat_hw"] = {"outputs_match": False, "errors": [str(exc)]}
+    if accel:
+        report["accel"] = _accel(pc, simulator, con)
     report["ok"] = (all(r["outputs_match"] and r.get("cycles_measured") == r.get("cycles_predicted") for r in rows)
                     and report.get("csim", {}).get("failed", 0) == 0
                     and all(c["outputs_match"] for c in report.get("chain", []))
-                    and report.get("flat_hw", {}).get("outputs_match", True))
+                    and report.get("flat_hw", {}).get("outputs_match", True)
+                    and report.get("accel", {}).get("ok", True))
     report["seconds"] = round(time.perf_counter() - t0, 1)
     write_json_atomic(report_path, report)
     print_summary(report)
     con.print(f"wrote {report_path}")
     return report
+
+
+def _accel(pc: Any, simulator: str, con: Any) -> dict[str, Any]:
+    """The decode accelerator at the config for two consecutive tokens (the cache preloaded with the earlier
+    positions): build/report/accel_report.json; its summary for the sim report."""
+    from hls.accel.spec import build
+    from pyflow.accel.report import ACCEL_REPORT, run_report
+
+    con.rule("Decode accelerator: two consecutive tokens in RTL (AXI4-Lite control, AXI4 memory)")
+    try:
+        a = build(pc)
+        cap = a.capacity
+        rep = run_report(a, range(max(0, cap - 2), cap), simulator, "verilog")
+    except FlowError as exc:
+        con.print(f"[red]{exc}[/red]")
+        return {"ok": False, "errors": [str(exc)]}
+    return {"ok": rep["ok"], "report": str(ACCEL_REPORT), "data_bits": rep["data_bits"],
+            "tokens": [{k: r[k] for k in ("pos", "cycles_measured", "cycles_predicted", "roofline_cycles",
+                                          "utilisation", "outputs_match")} for r in rep["tokens"]],
+            "errors": rep["errors"][:3]}
 
 
 def _pos(row: dict[str, Any]) -> str:
@@ -193,6 +216,10 @@ def print_summary(report: dict[str, Any]) -> None:
         n = sum(s["invocations"] for s in ch["stages"])
         tab.add_row("chain (decode step)", str(ch["position"]), report["simulator"],
                     "yes" if ch["outputs_match"] else "NO", "-", "-", "-", "-", f"{n} invocations")
+    for tok in report.get("accel", {}).get("tokens", []):
+        tab.add_row(f"accelerator ({report['accel']['data_bits']}-bit)", str(tok["pos"]), report["simulator"],
+                    "yes" if tok["outputs_match"] else "NO", f"{tok['cycles_predicted']:,}",
+                    f"{tok['cycles_measured']:,}", f"{100 * tok['utilisation']:.1f}% port", "-", "-")
     Console(width=max(Console().width, 140)).print(tab)
 
 
