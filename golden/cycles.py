@@ -116,38 +116,74 @@ def kv_transfer(n_rows: int, head_dim: int, lanes: int, depth: int, burst: int, 
     return Timing(first=burst_gap + depth, last=b + bursts * burst_gap - 1 + depth, busy=b)
 
 
-def kv_store_axi(head_dim: int, lanes: int, burst: int, read_gap: int, write_gap: int) -> Timing:
-    """The store phase of the kv_cache RTL (hls/kernels/kv_cache/kv_cache.v.j2) for one token.
+#: The AXI4 rule: no burst crosses a 4 KB boundary of the byte address space.
+AXI_BOUNDARY = 4096
+
+
+def axi_bursts(start: int, words: int, word_bytes: int, burst: int, boundary: int = AXI_BOUNDARY) -> list[int]:
+    """Lengths of the INCR bursts that move ``words`` bus words of ``word_bytes`` bytes from byte address
+    ``start`` on: each at most ``burst`` beats and none crossing a ``boundary``-byte boundary (4 KB, AXI4)."""
+    if words < 0 or start % word_bytes or boundary % word_bytes:
+        raise ValueError(f"{words} words of {word_bytes} bytes at byte {start} (word-aligned addresses only)")
+    out, addr = [], start
+    while words:
+        room = (boundary - addr % boundary) // word_bytes
+        n = min(words, burst, room)
+        out.append(n)
+        words -= n
+        addr += n * word_bytes
+    return out
+
+
+def _kv_check(n: int, cap: int, head_dim: int, lanes: int) -> int:
+    if not 1 <= n <= cap:
+        raise ValueError(f"kv_cache: n = {n} keys outside 1..{cap} (the capacity)")
+    return _beats(head_dim, lanes, "kv_cache row")
+
+
+def kv_store_axi(head_dim: int, lanes: int, burst: int, read_gap: int, write_gap: int, *, n: int, cap: int,
+                 word_bytes: int, k_base: int = 0) -> Timing:
+    """The store phase of the kv_cache RTL (hls/kernels/kv_cache/kv_cache.v.j2) for token ``n - 1``.
 
     One AXI burst at a time: a read burst of L beats occupies L + ``read_gap`` cycles (AR handshake to last
     R beat), a write burst L + ``write_gap`` (AW to B).  Accept k_new / v_new side by side (d/P beats, one
-    more cycle to see both done); write the K row in bursts; d read-modify-writes of one V^T word each.
-    ``last`` is the store's final cycle (no output beat: ``first == last``).
+    more cycle to see both done); write the K row (d/P words at byte ``k_base + (n - 1) * d/P * word_bytes``)
+    in bursts split at ``burst`` beats and at 4 KB boundaries (:func:`axi_bursts`); d read-modify-writes of
+    one V^T word each.  ``last`` is the store's final cycle (no output beat: ``first == last``).
     """
-    rw = _beats(head_dim, lanes, "kv_cache row")
-    k_write = rw + -(-rw // burst) * write_gap
+    rw = _kv_check(n, cap, head_dim, lanes)
+    bursts = axi_bursts(k_base + (n - 1) * rw * word_bytes, rw, word_bytes, burst)
+    k_write = rw + len(bursts) * write_gap
     total = rw + 1 + k_write + head_dim * ((1 + read_gap) + (1 + write_gap))
     return Timing(first=total - 1, last=total - 1, busy=rw)
 
 
-def kv_load_axi(n_rows: int, head_dim: int, lanes: int, burst: int, read_gap: int) -> Timing:
-    """The load phase of the kv_cache RTL: read K rows 0..n_rows-1, then every V^T row (n_rows/P words), in
-    bursts; counted from its first AR, the first K beat arrives ``read_gap`` cycles later."""
-    rw = _beats(head_dim, lanes, "kv_cache row")
-    row_words = _beats(n_rows, lanes, "kv_cache V^T row")
+def kv_load_axi(n: int, head_dim: int, lanes: int, burst: int, read_gap: int, *, cap: int, word_bytes: int,
+                k_base: int = 0, v_base: int = 0) -> Timing:
+    """The load phase of the kv_cache RTL: read K rows 0..n-1 (n*d/P words from ``k_base``), then the first
+    ceil(n/P) words of every V^T row (row i at word i * ceil(cap/P) from ``v_base``), each transfer in bursts
+    of at most ``burst`` beats split at 4 KB boundaries; counted from its first AR, the first K beat arrives
+    ``read_gap`` cycles later."""
+    rw = _kv_check(n, cap, head_dim, lanes)
+    row_words, cap_words = row_beats(n, lanes), row_beats(cap, lanes)
 
-    def reads(words: int) -> int:
-        return words + -(-words // burst) * read_gap
+    def reads(start: int, words: int) -> int:
+        return words + len(axi_bursts(start, words, word_bytes, burst)) * read_gap
 
-    out = reads(n_rows * rw) + head_dim * reads(row_words)
-    return Timing(first=read_gap, last=out - 1, busy=n_rows * rw + head_dim * row_words)
+    out = reads(k_base, n * rw) + sum(reads(v_base + i * cap_words * word_bytes, row_words)
+                                      for i in range(head_dim))
+    return Timing(first=read_gap, last=out - 1, busy=n * rw + head_dim * row_words)
 
 
-def kv_cache_axi(n_rows: int, head_dim: int, lanes: int, burst: int, read_gap: int, write_gap: int) -> Timing:
-    """The kv_cache RTL storing token ``n_rows - 1`` and loading rows 0..it: :func:`kv_store_axi`, then
-    :func:`kv_load_axi`.  Memory idle time is not busy time."""
-    store = kv_store_axi(head_dim, lanes, burst, read_gap, write_gap)
-    load = kv_load_axi(n_rows, head_dim, lanes, burst, read_gap)
+def kv_cache_axi(n: int, head_dim: int, lanes: int, burst: int, read_gap: int, write_gap: int, *, cap: int,
+                 word_bytes: int, k_base: int = 0, v_base: int = 0) -> Timing:
+    """The kv_cache RTL storing token ``n - 1`` and loading rows 0..it: :func:`kv_store_axi`, then
+    :func:`kv_load_axi` (capacity ``cap``, buffers at byte addresses ``k_base`` / ``v_base``).  Memory idle
+    time is not busy time."""
+    store = kv_store_axi(head_dim, lanes, burst, read_gap, write_gap, n=n, cap=cap, word_bytes=word_bytes,
+                         k_base=k_base)
+    load = kv_load_axi(n, head_dim, lanes, burst, read_gap, cap=cap, word_bytes=word_bytes, k_base=k_base,
+                       v_base=v_base)
     return Timing(first=store.total + load.first, last=store.total + load.last, busy=load.busy)
 
 

@@ -10,9 +10,12 @@ The runner (:mod:`testbench.runner`) writes a JSON job and points ``FLATFLOW_TB_
 
 Optional keys (kernels with memory / register ports): ``"scalars": {"pos": 15}`` drives plain input ports
 before the reset is released; ``"axi_mems": [{"name": "kmem", "word_bytes": 8, "init": [...],
-"expected": [...]}]`` attaches a cocotbext-axi ``AxiRam`` (based at address 0, word i at byte i *
-word_bytes, little-endian) to the AXI4 master ports ``m_axi_<name>_*``, preloads ``init`` and checks after
-the run that it holds ``expected``.
+"expected": [...], "base": 0}]`` attaches a cocotbext-axi ``AxiRam`` (the buffer's word i at byte
+base + i * word_bytes, little-endian; ``base`` 0 when absent) to the AXI4 master ports ``m_axi_<name>_*``,
+preloads ``init`` and checks after the run that it holds ``expected``; ``"status": {"error": 0}`` names
+plain output ports and the value each must hold once the expected outputs are in (the test waits for it, up
+to half the timeout, and checks it again at the end).  An output may expect no beats at all (a refused
+invocation); the cycle counts are then null.
 
 Ports are ``s_axis_<name>_*`` / ``m_axis_<name>_*``; words are unsigned beat words.  Cycle 0 is the
 rising edge at which the first input beat is accepted; a beat "happens" at the edge where
@@ -99,10 +102,10 @@ async def _start(dut: Any, stalls: bool, rng: random.Random) -> Bench:
         getattr(dut, sname).value = int(val)
     await Timer(1, "ns")  # let the reset value settle before the AXI models sample it
     for m in JOB.get("axi_mems", []):
-        wb = int(m["word_bytes"])
+        wb, base = int(m["word_bytes"]), int(m.get("base", 0))
         ram = AxiRam(AxiBus.from_prefix(dut, f"m_axi_{m['name']}"), clk, rst, reset_active_level=False,
-                     size=max(4096, len(m["init"]) * wb))
-        ram.write(0, b"".join(int(w).to_bytes(wb, "little") for w in m["init"]))
+                     size=max(4096, base + len(m["init"]) * wb))
+        ram.write(base, b"".join(int(w).to_bytes(wb, "little") for w in m["init"]))
         bench.rams[m["name"]] = ram
     for p in JOB["inputs"]:
         src = AxiStreamSource(AxiStreamBus.from_prefix(dut, f"s_axis_{p['name']}"), clk, rst,
@@ -173,7 +176,7 @@ def _memory_errors(bench: Bench) -> list[str]:
     errors: list[str] = []
     for m in JOB.get("axi_mems", []):
         wb, exp = int(m["word_bytes"]), [int(w) for w in m["expected"]]
-        raw = bench.rams[m["name"]].read(0, len(exp) * wb)
+        raw = bench.rams[m["name"]].read(int(m.get("base", 0)), len(exp) * wb)
         got = [int.from_bytes(raw[i * wb:(i + 1) * wb], "little") for i in range(len(exp))]
         if got != exp:
             bad = next(i for i in range(len(exp)) if got[i] != exp[i])
@@ -182,13 +185,31 @@ def _memory_errors(bench: Bench) -> list[str]:
     return errors
 
 
-def _cycle_counts(rec: Recorder) -> dict[str, int]:
-    """First/last output cycles counted from the first input handshake, and beat counts."""
+async def _status_errors(dut: Any, clk: Any, final: bool = False) -> list[str]:
+    """The status outputs of the job vs their expected values: waited for (up to half the timeout), or, with
+    ``final``, checked as they are."""
+    errors: list[str] = []
+    for name, want in JOB.get("status", {}).items():
+        sig = getattr(dut, name)
+        waited = 0
+        while not final and sig.value.is_resolvable and int(sig.value) != int(want) \
+                and waited < int(JOB["timeout_cycles"]) // 2:
+            await RisingEdge(clk)
+            waited += 1
+        if not sig.value.is_resolvable or int(sig.value) != int(want):
+            errors.append(f"status {name} = {sig.value}, expected {int(want)}{' at the end' if final else ''}")
+    return errors
+
+
+def _cycle_counts(rec: Recorder) -> dict[str, int | None]:
+    """First/last output cycles counted from the first input handshake (None when no output beat came),
+    and beat counts."""
     first_in = min(c[0] for k, c in rec.ports.items() if k.startswith("s_axis_") and c)
     outs = [c for k, c in rec.ports.items() if k.startswith("m_axis_") and c]
-    first_out = min(c[0] for c in outs) - first_in
-    last_out = max(c[-1] for c in outs) - first_in
-    return {"first_output_cycle": first_out, "last_output_cycle": last_out, "total_cycles": last_out + 1,
+    first_out = min(c[0] for c in outs) - first_in if outs else None
+    last_out = max(c[-1] for c in outs) - first_in if outs else None
+    return {"first_output_cycle": first_out, "last_output_cycle": last_out,
+            "total_cycles": last_out + 1 if outs else None,
             "beats_in": sum(len(c) for k, c in rec.ports.items() if k.startswith("s_axis_")),
             "beats_out": sum(len(c) for c in outs), "sim_cycles": rec.cycle}
 
@@ -203,11 +224,13 @@ async def _run(dut: Any, stalls: bool, name: str) -> None:
     bench.rst.value = 1
     _send_inputs(bench)
     received, frame_lens = await _receive_outputs(bench)
+    status = await _status_errors(dut, bench.clk)
     await ClockCycles(bench.clk, 8)  # a duplicated or extra beat would show up here
+    status = status or await _status_errors(dut, bench.clk, final=True)
     rec_task.cancel()
     wall = time.perf_counter() - wall0
 
-    errors = _stream_errors(bench, rec, received, frame_lens) + _memory_errors(bench)
+    errors = _stream_errors(bench, rec, received, frame_lens) + _memory_errors(bench) + status
     result: dict[str, Any] = {"test": name, "outputs_match": not errors, "errors": errors, **_cycle_counts(rec),
                               "wall_seconds": wall, "cycles_per_second": rec.cycle / max(wall, 1e-9)}
     if JOB.get("save_outputs"):

@@ -67,7 +67,7 @@ def make_job(spec: KernelSpec, depth: int, seed: int = 0, vectors: tuple[Arrays,
     if scalars:
         job["scalars"] = scalars
     if mems:
-        job["axi_mems"] = [{"name": p.name, "word_bytes": p.word_bits // 8, "init": p.to_words(ins[p.name]),
+        job["axi_mems"] = [{"name": p.name, "word_bytes": p.mem_word_bits // 8, "init": p.to_words(ins[p.name]),
                             "expected": p.to_words(exp[p.name])} for p in mems]
     return job
 

@@ -26,10 +26,10 @@ Contract shared by every consumer (C++ and RTL testbenches alike)
   them with garbage); padding lanes of an output are 0.  Such a port carries TLAST on the last beat of the
   transfer, whatever ``n`` is.
 * **Port kinds.**  ``axis`` = AXI4-Stream (valid/ready handshake, data, optional last);
-  ``m_axi`` = AXI4 memory-mapped master (``beats`` is then the burst length, ``lanes`` the elements per
-  bus word; direction ``inout`` = memory read and written: its initial contents are an input and its
-  final contents an output, both under the port's name); ``scalar`` = a register argument
-  (``beats == lanes == 1``, no handshake).
+  ``m_axi`` = AXI4 memory-mapped master (``beats`` is then the buffer's size in bus words, ``lanes`` the
+  elements per bus word, packed like a beat and padded to ``mem_word_bits``, a power of two; direction
+  ``inout`` = memory read and written: its initial contents are an input and its final contents an output,
+  both under the port's name); ``scalar`` = a register argument (``beats == lanes == 1``, no handshake).
 * **golden**: ``spec.golden(inputs) -> outputs`` maps ``{input port name: stream-order raw array}`` to
   ``{output port name: stream-order raw array}`` and is the bit-exact reference every implementation must
   match.  It wraps the lead's ``golden.llama_fixed`` op, reordering between tensor and stream layouts.
@@ -166,6 +166,15 @@ class Port:
     def tdata_bits(self) -> int:
         """AXI4-Stream TDATA width: ``word_bits`` rounded up to a multiple of 8."""
         return -(-self.word_bits // 8) * 8
+
+    @property
+    def mem_word_bits(self) -> int:
+        """Width of an m_axi port's bus word: ``word_bits`` rounded up to a power of two of at least 8 (AXI4
+        data widths are powers of two, and Vitis HLS pads an m_axi word the same way); the lanes sit in its
+        low ``word_bits`` (:meth:`to_words`), the bits above are zero.  ``word_bits`` for other kinds."""
+        if self.kind != "m_axi":
+            return self.word_bits
+        return max(8, 1 << (self.word_bits - 1).bit_length())
 
     @property
     def has_last(self) -> bool:

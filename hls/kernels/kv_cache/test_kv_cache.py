@@ -1,40 +1,185 @@
 """kv_cache: its golden model, its C-sim, and its Verilog (kv_cache.v.j2: AXI4 masters) against cocotbext-axi AxiRam.
 
 The golden model (hls/kernels/kv_cache/spec.py, numpy) gives the expected k / vt streams and the final memory
-contents; the generic cocotb stream test checks them bit for bit on Verilator and Icarus, with and
-without random stream stalls.  The no-stall cycles must equal golden.cycles.kv_cache_axi (the RTL's burst
-schedule with AxiRam's fixed handshake latencies).
+contents; the generic cocotb stream test checks them bit for bit on Verilator and Icarus, with and without
+random stream stalls, at every decode position of testbench/checks.py, and checks that ``error`` stays low.
+The no-stall cycles must equal golden.cycles.kv_cache_axi (the RTL's burst schedule with AxiRam's fixed
+handshake latencies).  AxiRam asserts that no burst crosses a 4 KB boundary; the configs below make the old
+burst pattern (bursts of up to BURST words from each transfer's start) cross them.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import subprocess
+import tomllib
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pytest
 
-from golden.cycles import kv_cache_axi
+from golden.cycles import AXI_BOUNDARY, axi_bursts, kv_cache_axi, row_beats
+from hls.kernels.kv_cache.spec import build, reciprocal, vt_memory
+from pyflow.backends.vitis.csim import compile_kernel, render_for_csim, run_kernel
+from pyflow.backends.vitis.render import vector_dirs, vectors_text
 from pyflow.backends.xls.build import build_kernel, has_rtl, has_template
-from pyflow.project.config import load_project_config
-from pyflow.sim.kernel import make_job, run_kernel
+from pyflow.project.config import DEFAULT_CONFIG, from_dict, load_project_config, small_config
+from pyflow.sim.kernel import make_job
 from pyflow.specs import get_spec
-from testbench.checks import check_csim
+from pyflow.specs.base import KernelSpec
+from pyflow.tools import gxx
+from testbench.checks import SIMULATORS, check_csim, positions
 from testbench.runner import simulate
 
 PC = load_project_config(None)
 GROUP = pytest.mark.xdist_group("kernel_kv_cache")
 
 
-def _ceil(a: int, b: int) -> int:
-    return -(-a // b)
+def _config(cap: int, lanes: int, head_dim: int = 16, act: dict[str, Any] | None = None) -> Any:  # noqa: ANN401
+    """The small config with another capacity, kv_cache lanes, head_dim (kv_cache only) or act format."""
+    raw = tomllib.loads(DEFAULT_CONFIG.read_text())
+    if act:
+        raw["formats"] = {"act": act}
+    pc = small_config(from_dict(raw))
+    return dataclasses.replace(pc, max_length=cap, lanes={**pc.lanes, "kv_cache": lanes},
+                               model=dataclasses.replace(pc.model, head_dim=head_dim))
 
 
-def test_golden_moves_data() -> None:
+#: name -> (config, kmem base, vtmem base): the shapes the RTL and the C-sim are checked at beyond the default.
+CONFIGS = {
+    # a capacity that is not a power of two: V^T rows of 50 words, row 10 from word 500 (8-byte words: 12
+    # words before the first 4 KB boundary)
+    "cap200": (lambda: _config(200, 4), 0, 0),
+    # 12-bit activations x 8 lanes: 96-bit lanes in a 128-bit bus word; CAP = 20 leaves 4 padding entries per V^T row
+    "act12x8": (lambda: _config(20, 8, act={"width": 12, "frac": 8}), 0, 0),
+    # 3 lanes (pos / 3 in RTL by a multiply), 48 bits in a 64-bit word; 6-word (48-byte) K rows and buffers that
+    # start just before a 4 KB boundary: K row writes, K loads and V^T rows all cross one
+    "p3_based": (lambda: _config(20, 3, head_dim=24), AXI_BOUNDARY - 40, 3 * AXI_BOUNDARY - 16),
+}
+
+
+def _spec(name: str) -> KernelSpec:
+    make, kbase, vbase = CONFIGS[name]
+    return build(make(), kmem_base=kbase, vtmem_base=vbase)
+
+
+def _csim(spec: KernelSpec, out: Path) -> list[tuple[int | None, bool, list[str]]]:
+    """C-simulate ``spec`` at every position of testbench.checks.positions: (pos, passed, messages) each."""
+    render_for_csim([spec], PC, out, positions(spec))
+    exe = compile_kernel(spec, out).exe
+    return [(pos, *run_kernel(spec, exe, out, folder=folder)[:2]) for folder, pos in
+            vector_dirs(spec, positions(spec)).items()]
+
+
+def _old_bursts(start: int, words: int, burst: int) -> list[tuple[int, int]]:
+    """(first word, words) of the bursts the old RTL issued: up to ``burst`` words from the transfer's start."""
+    out = []
+    while words:
+        n = min(words, burst)
+        out.append((start, n))
+        start, words = start + n, words - n
+    return out
+
+
+def _crosses(start_word: int, words: int, word_bytes: int) -> bool:
+    return (start_word * word_bytes) // AXI_BOUNDARY != ((start_word + words) * word_bytes - 1) // AXI_BOUNDARY
+
+
+# ---------------------------------------------------------------------------------------------- golden, model
+
+
+@pytest.mark.parametrize("pos", [0, 1, 3, 4, 9, 15])
+def test_golden_moves_data(pos: int) -> None:
     spec = get_spec("kv_cache", PC, small=True)
-    ins, out = spec.vectors(0)
-    n, d = spec.params["N"], spec.params["D"]
-    kmem = out["kmem"].reshape(n, d)
-    assert np.array_equal(kmem[n - 1], ins["k_new"])
-    assert np.array_equal(kmem[: n - 1], ins["kmem"].reshape(n, d)[: n - 1])
-    assert np.array_equal(out["vt"].reshape(d, n)[:, n - 1], ins["v_new"])
+    ins, out = spec.vectors(0, pos + 1)
+    cap, d, p = spec.params["CAP"], spec.params["D"], spec.params["P"]
+    kmem = out["kmem"].reshape(cap, d)
+    assert int(ins["pos"][0]) == pos
+    assert np.array_equal(kmem[pos], ins["k_new"])
+    keep = np.ones(cap, bool)
+    keep[pos] = False
+    assert np.array_equal(kmem[keep], ins["kmem"].reshape(cap, d)[keep])  # other rows (garbage beyond pos) kept
+    assert np.array_equal(out["k"], kmem[: pos + 1].reshape(-1))
+    vt = out["vt"].reshape(d, pos + 1)
+    assert np.array_equal(vt[:, pos], ins["v_new"])
+    assert np.array_equal(vt[:, :pos], ins["vtmem"].reshape(d, -1)[:, :pos])
+    assert spec.length(ins) == pos + 1
+    assert spec.port("vt").at(pos + 1).beats == d * row_beats(pos + 1, p)  # ceil: pos 0 streams one word a row
+
+
+def test_spec_layout_and_refusal() -> None:
+    spec = _spec("act12x8")
+    kmem = spec.port("kmem")
+    assert (kmem.word_bits, kmem.mem_word_bits, spec.consts["BUS_BITS"]) == (96, 128, 128)
+    assert spec.port("vtmem").elements == 16 * 3 * 8  # d rows of ceil(20 / 8) = 3 words
+    vt = np.arange(2 * 5).reshape(2, 5)
+    assert vt_memory(vt, 4).tolist() == [0, 1, 2, 3, 4, 0, 0, 0, 5, 6, 7, 8, 9, 0, 0, 0]
+    ins, _ = spec.vectors(0, 20)
+    ins["pos"] = np.array([20])
+    with pytest.raises(ValueError, match="outside 1..20"):
+        spec.expected(ins)
+    with pytest.raises(ValueError, match="refuses"):
+        spec.golden(ins)
+    for p, limit in ((3, 20), (3, 4096), (5, 1000), (7, 123)):
+        m, s = reciprocal(p, limit)
+        assert all((q * m) >> s == q // p for q in range(limit))
+
+
+def test_cycle_model_counts_bursts() -> None:
+    """The model counted independently: both streams leave one beat a cycle, one after the other, and every
+    burst after the first adds exactly the read latency; the store's K write pays the write latency per burst."""
+    spec = _spec("p3_based")
+    cap, d, p, burst = spec.params["CAP"], spec.params["D"], spec.params["P"], spec.consts["BURST"]
+    rg, wg, wb = spec.params["MEM_READ_GAP"], spec.params["MEM_WRITE_GAP"], spec.consts["BUS_BITS"] // 8
+    kb, vb = spec.params["KMEM_BASE"], spec.params["VTMEM_BASE"]
+    rw, capw = d // p, row_beats(cap, p)
+    for n in (1, 2, 3, 4, 11, cap):
+        t = kv_cache_axi(n, d, p, burst, rg, wg, cap=cap, word_bytes=wb, k_base=kb, v_base=vb)
+        assert t == spec.timing(0, n)
+        k_bursts = axi_bursts(kb, n * rw, wb, burst)
+        v_bursts = [b for i in range(d) for b in axi_bursts(vb + i * capw * wb, row_beats(n, p), wb, burst)]
+        assert sum(k_bursts) == n * rw and all(1 <= b <= burst for b in k_bursts + v_bursts)
+        assert t.last - t.first + 1 == n * rw + d * row_beats(n, p) + (len(k_bursts) + len(v_bursts) - 1) * rg
+        store = rw + 1 + rw + len(axi_bursts(kb + (n - 1) * rw * wb, rw, wb, burst)) * wg + d * (2 + rg + wg)
+        assert t.first == store + rg
+    with pytest.raises(ValueError, match="outside 1..20"):
+        kv_cache_axi(21, d, p, burst, rg, wg, cap=cap, word_bytes=wb)
+    # the schedule's entry: per KV head, the capacity when the shape has no n, a kernel of n keys beyond it
+    one = spec.op_cycles("mem_load_kv", {"n": 5, "head_dim": d, "kv_heads": 1}, 0)
+    assert one.total == spec.timing(0, 5).total - spec.timing(0, 5).first + rg
+    assert spec.op_cycles("mem_load_kv", {"n": 40, "head_dim": d, "kv_heads": 2}, 0).total > 2 * one.total
+
+
+def test_new_bursts_never_cross_4k_where_the_old_ones_did() -> None:
+    """At a capacity that is not a power of two the old bursts (up to 16 words from a transfer's start) cross a
+    4 KB boundary; the kernel's bursts (axi_bursts, which the cycle model and the RTL follow) never do."""
+    for name, kinds in (("cap200", {"vt"}), ("p3_based", {"k_store", "k", "vt"})):
+        spec = _spec(name)
+        cap, d, p, burst = spec.params["CAP"], spec.params["D"], spec.params["P"], spec.consts["BURST"]
+        wb = spec.consts["BUS_BITS"] // 8
+        kw, vw = spec.params["KMEM_BASE"] // wb, spec.params["VTMEM_BASE"] // wb
+        rw, capw = d // p, row_beats(cap, p)
+        old_cross: set[str] = set()
+        for pos in range(cap):
+            n = pos + 1
+            segments = [("k_store", kw + pos * rw, rw), ("k", kw, n * rw)]
+            segments += [("vt", vw + i * capw, row_beats(n, p)) for i in range(d)]
+            for kind, start, words in segments:
+                if any(_crosses(s, w, wb) for s, w in _old_bursts(start, words, burst)):
+                    old_cross.add(kind)
+                at = start
+                for b in axi_bursts(start * wb, words, wb, burst):
+                    assert not _crosses(at, b, wb) and 1 <= b <= burst
+                    at += b
+                assert at == start + words  # never beyond the transfer (nor the buffer)
+        assert old_cross == kinds, name
+    # cap200 at pos 199: V^T row 10 (50 words of 8 bytes) starts at byte 4000; the old first burst (128 bytes)
+    # crossed 4096, the new ones stop there
+    assert _crosses(500, 16, 8) and axi_bursts(500 * 8, 50, 8, 16) == [12, 16, 16, 6]
+
+
+# ---------------------------------------------------------------------------------------------------- C-sim
 
 
 @GROUP
@@ -42,7 +187,53 @@ def test_csim(tmp_path_factory: pytest.TempPathFactory) -> None:
     check_csim("kv_cache", tmp_path_factory.mktemp("csim_kv_cache"))
 
 
-def test_kv_cache_is_an_rtl_kernel():
+@GROUP
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_csim_configs(name: str, tmp_path: Path) -> None:
+    runs = _csim(_spec(name), tmp_path)
+    assert len(runs) == len(positions(_spec(name)))
+    assert all(ok for _, ok, _ in runs), [r for r in runs if not r[1]]
+
+
+def _refused_vectors(spec: KernelSpec, folder: Path, pos: int) -> dict[str, np.ndarray]:
+    """Vector files of an invocation at ``pos`` (beyond the capacity): the memories must come back untouched;
+    the k / vt files expect one beat of zeros (which a refused invocation does not stream)."""
+    ins, _ = spec.vectors(1, spec.max_length)
+    ins["pos"] = np.array([pos])
+    folder.mkdir(parents=True)
+    for p in spec.inputs:
+        (folder / f"{p.name}.in.txt").write_text(vectors_text(ins[p.name]))
+    for p in spec.outputs:
+        exp = ins[p.name] if p.kind == "m_axi" else np.zeros(p.lanes, np.int64)
+        (folder / f"{p.name}.exp.txt").write_text(vectors_text(exp))
+    return ins
+
+
+@GROUP
+def test_csim_refuses_pos_beyond_capacity(tmp_path: Path) -> None:
+    """pos = CAP: C-sim stops at the assert; with asserts compiled out the kernel writes and streams nothing."""
+    spec = get_spec("kv_cache", PC, small=True)
+    out = tmp_path / "build"
+    render_for_csim([spec], PC, out)
+    vec = tmp_path / "refused"
+    _refused_vectors(spec, vec, spec.max_length)
+    exe = compile_kernel(spec, out).exe
+    res = subprocess.run([str(exe), str(vec)], capture_output=True, text=True, check=False)
+    assert res.returncode != 0 and "pos must be below the capacity" in res.stderr, (res.returncode, res.stderr)
+    d = out / spec.name
+    ndebug = gxx.compile_exe([d / "kv_cache.cpp", d / "kv_cache_tb.cpp"], [d, out / "_shim"], "kv_cache_tb_ndebug",
+                             flags=(*gxx.CXXFLAGS, "-DNDEBUG"))
+    res = subprocess.run([str(ndebug.exe), str(vec)], capture_output=True, text=True, check=False)
+    lines = res.stdout.splitlines()
+    assert "OK kmem: 256 elements match" in lines and "OK vtmem: 256 elements match" in lines, res.stdout
+    assert any(ln.startswith("MISMATCH k: got 0 elements") for ln in lines), res.stdout
+    assert any(ln.startswith("MISMATCH vt: got 0 elements") for ln in lines), res.stdout
+
+
+# ---------------------------------------------------------------------------------------------------- RTL
+
+
+def test_kv_cache_is_an_rtl_kernel() -> None:
     from pyflow.sim.flow import rtl_kernels
 
     spec = get_spec("kv_cache", PC, small=True)
@@ -51,32 +242,85 @@ def test_kv_cache_is_an_rtl_kernel():
     assert not has_rtl(get_spec("attention_decode", PC, small=True))
 
 
+def _job(spec: KernelSpec, pos: int, depth: int) -> dict[str, Any]:
+    """The stream-test job at ``pos``: the memories at the spec's base addresses, ``error`` expected low."""
+    job = make_job(spec, depth, pos=pos)
+    for m in job["axi_mems"]:
+        m["base"] = int(spec.params[f"{m['name'].upper()}_BASE"])
+    job["status"] = {"error": 0}
+    return job
+
+
+def _check_rtl(spec: KernelSpec, simulator: str, root: Path) -> None:
+    """Every position of testbench.checks.positions, with and without stalls: bit-exact streams, final
+    memories, error low, and the no-stall cycles exactly as the model predicts."""
+    rtl = build_kernel(spec, build_root=root)
+    for i, pos in enumerate(positions(spec)):
+        job = _job(spec, pos, rtl.latency)
+        res = simulate(simulator, rtl.sources, rtl.top, job, root / "sim" / spec.name / simulator,
+                       tests=("nostall", "stalls"), build_root=root, rebuild=i == 0)
+        where = f"{spec.name} ({spec.params['CAP']}, P {spec.params['P']}) on {simulator} at pos {pos}"
+        for test in ("nostall", "stalls"):
+            assert res[test]["errors"] == [] and res[test]["outputs_match"], (where, test, res[test]["errors"])
+        measured = [res["nostall"]["first_output_cycle"], res["nostall"]["last_output_cycle"]]
+        t = spec.timing(rtl.latency, pos + 1)
+        assert measured == job["predicted"] == [t.first, t.last], where
+
+
 @pytest.mark.rtl
 @GROUP
-@pytest.mark.parametrize("sim", ["verilator", "icarus"])
-def test_kv_cache_rtl(sim, tmp_path_factory):
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_rtl(simulator: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    _check_rtl(get_spec("kv_cache", PC, small=True), simulator, tmp_path_factory.getbasetemp() / "rtl_kv_cache")
+
+
+@pytest.mark.rtl
+@GROUP
+@pytest.mark.parametrize("simulator", SIMULATORS)
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_rtl_configs(name: str, simulator: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A capacity whose old bursts crossed 4 KB (AxiRam asserts on a crossing), 96-bit lanes in a 128-bit word,
+    3 lanes with buffers based just below a 4 KB boundary."""
+    _check_rtl(_spec(name), simulator, tmp_path_factory.getbasetemp() / f"rtl_kv_cache_{name}")
+
+
+@pytest.mark.rtl
+@GROUP
+@pytest.mark.parametrize("simulator", SIMULATORS)
+def test_rtl_refuses_pos_beyond_capacity(simulator: str, tmp_path: Path) -> None:
+    """pos = CAP: the inputs are consumed, nothing is streamed or written, error goes high (and stays high)."""
     spec = get_spec("kv_cache", PC, small=True)
-    r = run_kernel(spec, sim, stalls=True, build_root=tmp_path_factory.getbasetemp() / "rtl_kv_cache")
-    assert r["errors"] == []
-    assert r["outputs_match"] and r["stalls_ok"]
-    n, d, p, burst = spec.params["N"], spec.params["D"], spec.params["P"], spec.consts["BURST"]
-    gap = spec.params["MEM_READ_GAP"]
-    model = kv_cache_axi(n, d, p, burst, gap, spec.params["MEM_WRITE_GAP"])
-    assert r["cycles_measured"] == r["cycles_predicted"] == [model.first, model.last]
-    # Sanity of the model itself (counted independently): both streams leave one after the other, one beat
-    # per cycle, and every burst after the first adds exactly the read latency.
-    k_beats, vt_beats = n * d // p, d * n // p
-    bursts = _ceil(k_beats, burst) + d * _ceil(n // p, burst)
-    assert model.last - model.first + 1 == k_beats + vt_beats + (bursts - 1) * gap
+    rtl = build_kernel(spec, build_root=tmp_path)
+    job = _job(spec, spec.max_length - 1, rtl.latency)
+    job["scalars"]["pos"] = spec.max_length
+    for o in job["outputs"]:
+        o["expected"] = []
+    for m in job["axi_mems"]:
+        m["expected"] = m["init"]
+    job["status"] = {"error": 1}
+    job["predicted"] = None
+    res = simulate(simulator, rtl.sources, rtl.top, job, tmp_path / "sim", tests=("nostall", "stalls"),
+                   build_root=tmp_path)
+    for test in ("nostall", "stalls"):
+        r = res[test]
+        assert r["errors"] == [] and r["outputs_match"], (test, r["errors"])
+        assert r["beats_in"] == 2 * spec.params["D"] // spec.params["P"] and r["beats_out"] == 0
+        assert r["first_output_cycle"] is None
+    # the check is live: the same job at a valid position fails on every count
+    job["scalars"]["pos"] = 3
+    res = simulate(simulator, rtl.sources, rtl.top, job, tmp_path / "sim", tests=("nostall",), build_root=tmp_path,
+                   rebuild=False)
+    errs = res["nostall"]["errors"]
+    assert any(e.startswith("status error = 0") for e in errs) and any("memory words differ" in e for e in errs)
 
 
 @pytest.mark.rtl
 @GROUP
-def test_kv_cache_memory_check_can_fail(tmp_path):
+def test_kv_cache_memory_check_can_fail(tmp_path: Path) -> None:
     """A wrong expected memory word must be reported (the final-memory check is live)."""
     spec = get_spec("kv_cache", PC, small=True)
     rtl = build_kernel(spec, build_root=tmp_path)
-    job = make_job(spec, rtl.latency)
+    job = make_job(spec, rtl.latency, pos=4)
     vt = next(m for m in job["axi_mems"] if m["name"] == "vtmem")
     vt["expected"][5] ^= 1
     res = simulate("icarus", rtl.sources, rtl.top, job, tmp_path / "sim", build_root=tmp_path)

@@ -84,10 +84,10 @@ def render_verilog(spec: KernelSpec) -> str:
 
 def _build_verilog(spec: KernelSpec, build_root: Path | str, lint: bool) -> RtlBuild:
     for p in spec.ports:
-        w = p.word_bits
-        if p.kind == "m_axi" and (w < 8 or w & (w - 1)):
-            raise FlowError(f"rtl: AXI4 port {p.name} of {spec.name} is {w} bits wide; AXI4 needs a power of two "
-                            ">= 8 (change the lanes or the element width)")
+        # An AXI4 bus word is a power of two of 8 to 1024 bits: the lanes are padded up to one (Port.mem_word_bits).
+        if p.kind == "m_axi" and p.mem_word_bits > 1024:
+            raise FlowError(f"rtl: AXI4 port {p.name} of {spec.name} needs {p.word_bits} bits a word; AXI4 words are "
+                            "at most 1024 bits (use fewer lanes or a narrower element)")
     t0 = time.perf_counter()
     out = Path(build_root) / "rtl" / spec.name
     src = out / f"{spec.name}.v"
