@@ -2,11 +2,12 @@
 the group through qk -> softmax (3 passes) -> av.
 
 Ports: ``q`` (act, P_qk lanes, G*d/P_qk beats: the G roped query heads sharing the KV head), ``k_new``,
-``v_new`` (act, P_kv lanes, d/P_kv beats: the new token's roped key and value), ``pos`` (u32 scalar),
-``kmem``, ``vtmem`` (m_axi, the KV head's cache, K rows and V^T rows of CAP = N positions), ``out`` (act,
-1 lane, G*d beats).  Tasks: the KV cache stores the new token and streams K and V^T once per head
-(mem_store_kv / mem_load_kv), adapters regroup lanes between kernels, re-stream q beside every key and p
-beside every V^T row, and buffer the exps until the sum is known.  The test vectors use pos = N - 1.
+``v_new`` (act, P_kv lanes, d/P_kv beats: the new token's roped key and value), ``pos`` (u32 scalar, the
+run-time position: n = pos + 1 keys), ``kmem``, ``vtmem`` (m_axi, the KV head's cache in kv_cache's layout:
+K rows and V^T rows of CAP = N positions, each V^T row padded to whole bus words), ``out`` (act, 1 lane, G*d
+beats).  Tasks: the KV cache stores the new token and streams K and V^T once per head (mem_store_kv /
+mem_load_kv), adapters regroup lanes between kernels, re-stream q beside every key and p beside every V^T
+row, and buffer the exps until the sum is known.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from golden import llama_fixed as lf
+from golden.cycles import row_beats
 from hls.kernels.rope.spec import POS_FMT
 from pyflow.specs.base import Arrays, KernelSpec, Port
 from pyflow.specs.common import gauss, rng
@@ -29,25 +31,27 @@ def build(pc) -> KernelSpec:  # noqa: ANN001
     n, d, g = pc.max_length, m.head_dim, m.group_size
     pq, psm, pav, pkv = pc.lanes["qk"], pc.lanes["softmax"], pc.lanes["av"], pc.lanes["kv_cache"]
     cap = n
+    vt_row = row_beats(cap, pkv) * pkv  # a V^T row in memory: CAP entries padded to whole bus words
     ports = (
         Port("q", "in", s.act, lanes=pq, beats=g * d // pq, tlast_every=g * d // pq,
              doc="roped queries of the group's heads"),
         Port("k_new", "in", s.act, lanes=pkv, beats=d // pkv, tlast_every=d // pkv, doc="roped key of the new token"),
         Port("v_new", "in", s.act, lanes=pkv, beats=d // pkv, tlast_every=d // pkv, doc="value of the new token"),
-        Port("pos", "in", POS_FMT, lanes=1, beats=1, tlast_every=0, kind="scalar", doc="position of the new token"),
+        Port("pos", "in", POS_FMT, lanes=1, beats=1, tlast_every=0, kind="scalar",
+             doc=f"position of the new token, 0..{cap - 1}"),
         Port("kmem", "inout", s.act, lanes=pkv, beats=cap * d // pkv, tlast_every=0, kind="m_axi",
              doc="K rows in memory"),
-        Port("vtmem", "inout", s.act, lanes=pkv, beats=d * cap // pkv, tlast_every=0, kind="m_axi",
-             doc="V^T rows in memory"),
+        Port("vtmem", "inout", s.act, lanes=pkv, beats=d * vt_row // pkv, tlast_every=0, kind="m_axi",
+             doc="V^T rows in memory (padded to whole words)"),
         Port("out", "out", s.act, lanes=1, beats=g * d, tlast_every=g * d, doc="attention output of each head"),
     )
 
     def golden(ins: Arrays) -> Arrays:
         pos = int(ins["pos"][0])
-        if pos != n - 1:
-            raise ValueError(f"attention_decode: the port shapes fix pos = {n - 1}, got {pos}")
+        if not 0 <= pos < cap:
+            raise ValueError(f"attention_decode: pos = {pos} is outside 0..{cap - 1}; the kernel refuses it")
         kmem = ins["kmem"].reshape(cap, d).copy()
-        vt = ins["vtmem"].reshape(d, cap).copy()
+        vt = ins["vtmem"].reshape(d, vt_row).copy()
         kmem[pos] = ins["k_new"]
         vt[:, pos] = ins["v_new"]
         keys, values = kmem[: pos + 1], vt[:, : pos + 1].T
@@ -57,26 +61,29 @@ def build(pc) -> KernelSpec:  # noqa: ANN001
         probs = lf.softmax_norm(e, total, s)
         return {"kmem": kmem.reshape(-1), "vtmem": vt.reshape(-1), "out": lf.av(probs, values, s).reshape(-1)}
 
-    def make_vectors(seed: int) -> Arrays:
+    def make_vectors(seed: int, keys: int) -> Arrays:
+        """The new token at pos = keys - 1; the cache holds random values in every row (beyond pos too: rows
+        the kernel must neither read nor disturb), the V^T rows' padding entries included."""
         r = rng(seed, NAME)
         return {
             "q": gauss(r, s.act, g * d, 1.2),
             "k_new": gauss(r, s.act, d, 1.2),
             "v_new": gauss(r, s.act, d, 1.0),
-            "pos": np.array([n - 1], dtype=np.int64),
+            "pos": np.array([keys - 1], dtype=np.int64),
             "kmem": gauss(r, s.act, cap * d, 1.2),
-            "vtmem": gauss(r, s.act, d * cap, 1.0),
+            "vtmem": gauss(r, s.act, d * vt_row, 1.0),
         }
 
     return KernelSpec(
         name=NAME,
         params={"N": n, "D": d, "G": g, "P_QK": pq, "P_SM": psm, "P_AV": pav, "P_KV": pkv,
                 "includes": INCLUDES},
-        consts={"SM_BEATS": n // psm, "AV_ROW_BEATS": n // pav, "Q_HEAD_BEATS": d // pq},
+
         ports=ports,
         golden=golden,
         make_vectors=make_vectors,
         cycles=None,
+        max_length=cap,
         langs=("vitis",),
         doc=__doc__.splitlines()[0],
     )
