@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hls.kernels.kv_cache.spec import vt_memory
 from pyflow.backends.vitis.csim import compile_kernel, run_csim
 from pyflow.backends.vitis.render import vectors_text
 from pyflow.project.config import load_project_config, small_config
-from hls.kernels.kv_cache.spec import vt_memory
 from pyflow.sim.chain import golden_decode
 from pyflow.specs import get_spec
 
