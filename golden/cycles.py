@@ -108,14 +108,6 @@ def av(n: int, head_dim: int, lanes: int, depth: int) -> Timing:
     return _dot_rows(head_dim, row_beats(n, lanes), depth)
 
 
-def kv_transfer(n_rows: int, head_dim: int, lanes: int, depth: int, burst: int, burst_gap: int) -> Timing:
-    """AXI4 burst transfer of n_rows rows of d elements (lanes per beat), ``burst`` beats per burst and
-    ``burst_gap`` cycles of address/response overhead per burst."""
-    b = n_rows * _beats(head_dim, lanes, "kv_cache")
-    bursts = -(-b // burst)
-    return Timing(first=burst_gap + depth, last=b + bursts * burst_gap - 1 + depth, busy=b)
-
-
 #: The AXI4 rule: no burst crosses a 4 KB boundary of the byte address space.
 AXI_BOUNDARY = 4096
 
