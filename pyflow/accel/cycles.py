@@ -48,6 +48,17 @@ def _memory(a: AccelSpec, memory: str) -> at.FfAxiMem | at.AxiRam:
     raise FlowError(f"accel: unknown memory model {memory!r} (axiram or verilog)")
 
 
+def gamma_stall(cfg: at.EngineCfg, mem: at.FfAxiMem | at.AxiRam, byte: int, beats: int) -> int:
+    """Cycles RMSNorm's second pass waits for gamma: its beat k needs x (streamed from the phase's entry +
+    STREAM_AT, pass 1 then pass 2, one beat a cycle) and gamma word k (from memory, its command taken at
+    CMD_AT); each beat is taken at the later of the two, and one cycle after the previous one."""
+    words = at.read_timing(cfg, mem, [(byte, beats)]).out
+    taken = -1
+    for k in range(beats):
+        taken = max(STREAM_AT + beats + k, CMD_AT + int(words[k]), taken + 1)
+    return taken - (STREAM_AT + 2 * beats - 1)
+
+
 def phases(a: AccelSpec, latencies: dict[str, int], pos: int, memory: str = "verilog",
            max_burst: int = 256, outstanding: int = 2) -> list[Phase]:
     """The phases of one token at ``pos`` with their cycles (``latencies``: each kernel's pipeline latency from
@@ -77,8 +88,9 @@ def phases(a: AccelSpec, latencies: dict[str, int], pos: int, memory: str = "ver
 
     out: list[Phase] = [
         Phase("x", read_phase([("x", 0, hw)])),
-        # rmsnorm: x twice from xb, gamma from memory (it arrives before pass 2 needs it)
-        Phase("rmsnorm", STREAM_AT + a.kernels["rmsnorm"].timing(lat["rmsnorm"]).last + NEXT),
+        # rmsnorm: x twice from xb; gamma from memory beside pass 2 (a late gamma word stalls the pass)
+        Phase("rmsnorm", STREAM_AT + a.kernels["rmsnorm"].timing(lat["rmsnorm"]).last
+              + gamma_stall(cfg, mem, reg["gamma"].word * wb, hw) + NEXT),
         # the q/k/v projections: weights at one word per cycle, h replayed from hb; the last row's result
         Phase("qkv_proj", read_phase([("wk", 0, m.kv_dim * hw), ("wv", 0, m.kv_dim * hw),
                                       ("wq", 0, m.q_dim * hw)], after=lat["gemv"])),

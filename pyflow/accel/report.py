@@ -8,6 +8,7 @@ from typing import Any
 
 from hls.accel.spec import AccelSpec
 from pyflow.accel.cycles import phases
+from pyflow.accel.diagram import write_picture
 from pyflow.reports import REPORT_DIR, write_json_atomic
 
 ACCEL_REPORT = REPORT_DIR / "accel_report.json"
@@ -54,9 +55,11 @@ def run_report(a: AccelSpec, positions: range, simulator: str, memory: str = "ve
         "seconds": round(time.perf_counter() - t0, 1),
     }
     path = report_path or ACCEL_REPORT
+    picture = write_picture(a, Path(path).with_name("accel_block.svg"))
+    report["block_diagram"] = picture.name
     write_json_atomic(path, report)
     print_table(report)
-    con.print(f"wrote {path}")
+    con.print(f"wrote {path} and {picture}")
     return report
 
 

@@ -6,6 +6,8 @@
 * ``accel decode``: the CLI contract for tools outside the project -- X (T, hidden) from a .npy file run as T
   consecutive decode steps (positions 0..T-1, empty cache) through the accelerator RTL, Y (T, hidden)
   written as float32, dequantized.
+* ``accel diagram``: the block diagram drawn from the spec, as text and as a picture
+  (build/report/accel_block.svg by default).
 """
 
 from __future__ import annotations
@@ -52,6 +54,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--inputs", type=Path, required=True, help="input .npy of shape (T, hidden)")
     p.add_argument("--out", type=Path, required=True, help="output .npy (T, hidden) float32, written atomically")
     p.set_defaults(func=cmd_decode)
+
+    p = sub.add_parser("diagram", help="the accelerator's block diagram (text, and a picture)",
+                       description="Print the accelerator's block diagram drawn from its spec (buffers, kernels "
+                       "and lanes at this config) and draw it into a picture (SVG or PNG by the suffix).")
+    _common(p)
+    p.add_argument("--out", type=Path, default=None,
+                   help="picture path (default build/report/accel_block.svg)")
+    p.set_defaults(func=cmd_diagram)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -127,4 +137,19 @@ def cmd_decode(args: argparse.Namespace) -> int:
     save_npy_atomic(args.out, y.astype(np.float32))
     print(f"wrote {args.out}: {x.shape[0]} decode steps x hidden {cfg.hidden_size} (float32) through the "
           f"accelerator RTL ({a.data_bits}-bit memory, {r['simulator']})")
+    return 0
+
+
+def cmd_diagram(args: argparse.Namespace) -> int:
+    """Handler of ``accel diagram``."""
+    from pyflow.accel.diagram import text_diagram, write_picture
+    from pyflow.reports import REPORT_DIR, check_target
+
+    a = _accel(args)
+    out = args.out or REPORT_DIR / "accel_block.svg"
+    if out.suffix not in (".svg", ".png"):
+        raise FlowError(f"--out {out}: the picture must be .svg or .png")
+    check_target(out)
+    print(text_diagram(a))
+    print(f"wrote {write_picture(a, out)}")
     return 0
