@@ -63,12 +63,12 @@ def _flow(*args: str, env: dict[str, str] | None = None, timeout: float = 240) -
 
 
 def _stop(procs: list[subprocess.Popen]) -> None:
-    for p in procs:
+    """Workers first, then the scheduler (SIGTERM, SIGKILL after 5 s)."""
+    for p in reversed(procs):
         if p.poll() is None:
             p.terminate()
-    for p in procs:
         try:
-            p.wait(timeout=10)
+            p.wait(timeout=5)
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
@@ -86,6 +86,7 @@ class Cluster:
         logs.mkdir()
         self.procs.append(subprocess.Popen(
             [PY, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+             "--dashboard-address", "127.0.0.1:0",
              "--scheduler-file", str(sfile)], cwd=tmp, env=env, stdout=subprocess.DEVNULL,
             stderr=open(logs / "scheduler.log", "w")))  # noqa: SIM115
         deadline = time.monotonic() + 60

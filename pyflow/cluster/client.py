@@ -3,10 +3,10 @@
 ``open_client(scheduler, workers)`` is a context manager.  With no address (neither ``--scheduler`` nor
 ``DASK_SCHEDULER_ADDRESS`` / Dask's ``scheduler-address`` setting) it starts a ``LocalCluster`` on 127.0.0.1
 with ``workers`` single-threaded worker processes (default: one per CPU core this process may use), no memory
-limit (a synthesis may take what it needs, as before) and no dashboard; otherwise it connects to the scheduler
-with a short timeout and fails with one line when nobody answers.  Either way it checks that every connected
-worker imports the same flow sources as the client (a worker running another checkout would compute other
-results under the same cache keys).
+limit (a synthesis may take what it needs, as before), no dashboard and no fixed HTTP port; otherwise it
+connects to the scheduler with a short timeout and fails with one line when nobody answers.  Either way it
+checks that every connected worker imports the same flow sources as the client (a worker running another
+checkout would compute other results under the same cache keys).
 """
 
 from __future__ import annotations
@@ -69,7 +69,9 @@ def open_client(scheduler: str | None = None, workers: int | None = None,
             with _sigint_ignored():  # the worker processes inherit it: Ctrl-C is the client's to handle
                 cluster = stack.enter_context(LocalCluster(
                     n_workers=workers or machine_workers(), threads_per_worker=1, processes=True,
-                    host="127.0.0.1", memory_limit=0, dashboard_address=None, silence_logs=logging.CRITICAL))
+                    host="127.0.0.1", memory_limit=0, dashboard_address=None, silence_logs=logging.CRITICAL,
+                    # the scheduler's HTTP routes (health, metrics) on a free port, not 8787 (maybe taken)
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}))
             client = stack.enter_context(Client(cluster, set_as_default=False))
             stack.callback(_stop_tools, set(client.run(os.getpid).values()))
         check_workers(client)
