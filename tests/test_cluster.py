@@ -161,25 +161,27 @@ def test_cluster_regress_and_dse_survive_a_killed_worker(cluster: Cluster, tmp_p
         assert report["ok"] and Path(r["report"]).parent == tmp_path / "reg-c" / r["config"]
     assert "lanes4" in on.stdout and "pass" in on.stdout
 
-    # --- a DSE on the cluster; worker w1 is killed while it runs its second point
+    # --- a DSE on the cluster; worker w1 is killed while it runs a point, once a row of its has come back
     out = tmp_path / "dse-c"
     lanes = "1,2,3,4,8,16,32,64"  # 3 is an invalid point (does not divide 64)
     cmd = [PY, "-m", "pyflow", "dse", "--hooks", HOOKS, "--kernel", "toy", "--lanes", lanes, "--sim-sample", "0"]
     proc = subprocess.Popen([*cmd, "--scheduler", cluster.address, "--out", str(out)], cwd=REPO, env=_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    victim = cluster.workers["w1"]
+    victim, w1 = cluster.workers["w1"], cluster.address_of["w1"]
     try:
         deadline = time.monotonic() + 90
-        while True:
-            mine = sorted((out / "started").glob(f"{victim.pid}-*"), key=lambda f: f.stat().st_mtime) \
+        while True:  # a row from w1 is in dse.csv (its result reached the client) and w1 runs another point
+            done = {r["key"]: r for r in _csv(out / "dse.csv")} if (out / "dse.csv").is_file() else {}
+            mine = [f.name.split("-", 1)[1] for f in (out / "started").glob(f"{victim.pid}-*")] \
                 if (out / "started").is_dir() else []
-            if len(mine) >= 2:
+            running = [k for k in mine if k not in done]
+            if running and any(r["worker"] == w1 for r in done.values()):
                 break
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-            time.sleep(0.05)
+            time.sleep(0.02)
         victim.send_signal(signal.SIGKILL)
         victim.wait()
-        killed_key = mine[-1].name.split("-", 1)[1]
+        killed_key = running[0]
         stdout, stderr = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
@@ -191,7 +193,7 @@ def test_cluster_regress_and_dse_survive_a_killed_worker(cluster: Cluster, tmp_p
     assert all(r["worker"] in cluster.name_of for r in rows)
     by_key = {r["key"]: r for r in rows}
     assert cluster.name_of[by_key[killed_key]["worker"]] == "w2"  # re-run elsewhere
-    assert any(cluster.name_of[r["worker"]] == "w1" for r in rows)  # w1's first point completed
+    assert any(cluster.name_of[r["worker"]] == "w1" for r in rows)  # the row w1 completed stays
     assert len(list((out / "points").glob("*.json"))) == len(rows)
 
     # --- the same DSE on the embedded cluster: the same results
@@ -266,6 +268,10 @@ def test_cluster_errors_are_one_line():
     assert both.returncode == 1 and both.stderr.strip().splitlines() == [
         "error: cluster: --jobs sizes the embedded cluster; the workers of tcp://127.0.0.1:9 run the tasks (drop "
         "--jobs, or drop --scheduler / DASK_SCHEDULER_ADDRESS)"]
+    env = _flow("regress", str(REPO / "pyflow/project/configs/default.toml"), timeout=60,
+                env=_env(DASK_SCHEDULER_ADDRESS="tcp://127.0.0.1:9"))  # Dask's convention, honoured
+    assert env.returncode == 1 and env.stderr.strip().splitlines()[-1].startswith(
+        "error: cluster: cannot reach the Dask scheduler at tcp://127.0.0.1:9 within 5 s")
     missing = _flow("regress", "no/such.toml", timeout=60)
     assert missing.returncode == 1 and missing.stderr.strip().splitlines() == [
         "error: regress: config no/such.toml not found"]

@@ -125,7 +125,7 @@ def _connect(client_cls: Any, address: str, timeout_s: float) -> Iterator[Any]:
 
 def _worker_sources() -> tuple[str, str]:
     from pyflow.paths import REPO
-    from pyflow.synth.dse import flow_fingerprint
+    from pyflow.sources import flow_fingerprint
 
     return str(REPO), flow_fingerprint()
 
@@ -133,7 +133,7 @@ def _worker_sources() -> tuple[str, str]:
 def check_workers(client: Any) -> None:  # noqa: ANN401
     """FlowError when a connected worker imports flow sources other than the client's (another checkout or
     version); a note when no worker is connected yet (tasks wait for one)."""
-    from pyflow.synth.dse import flow_fingerprint
+    from pyflow.sources import flow_fingerprint
 
     mine = flow_fingerprint()
     try:
@@ -150,3 +150,10 @@ def check_workers(client: Any) -> None:  # noqa: ANN401
         if fp != mine:
             raise FlowError(f"cluster: worker {addr} runs other flow sources ({repo}, fingerprint {fp}; this "
                             f"checkout has {mine}); give every node the same checkout and .venv (docs/CLUSTER.md)")
+
+
+def describe(client: Any) -> str:  # noqa: ANN401
+    """``the embedded cluster (2 workers)`` or ``tcp://head:8786 (32 workers)``."""
+    n = len(client.scheduler_info().get("workers", {}))
+    kind = "the embedded cluster" if getattr(client, "cluster", None) is not None else client.scheduler.address
+    return f"{kind} ({n} worker{'s' if n != 1 else ''})"

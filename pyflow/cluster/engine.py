@@ -72,11 +72,18 @@ def worker_address() -> str:
         return "local"
 
 
-def run_task(fn: Callable[..., Any], args: tuple[Any, ...]) -> Outcome:
-    """The worker side of a :class:`Task` (see the module doc)."""
+def run_task(fn: Callable[..., Any], args: tuple[Any, ...], sources: str | None = None) -> Outcome:
+    """The worker side of a :class:`Task` (see the module doc); ``sources``: the client's
+    :func:`~pyflow.sources.flow_fingerprint`, which this worker's must equal (a worker that joined later than
+    the client's check)."""
+    from pyflow.sources import flow_fingerprint
+
     where = worker_address()
     t0 = time.perf_counter()
     try:
+        if sources is not None and flow_fingerprint() != sources:
+            raise FlowError(f"worker {where} runs other flow sources (fingerprint {flow_fingerprint()}, the client "
+                            f"has {sources}); give every node the same checkout (docs/CLUSTER.md)")
         value, error = fn(*args), None
     except FlowError as exc:
         value, error = None, one_line(exc)
@@ -98,8 +105,11 @@ def run_tasks(client: Any, tasks: Sequence[Task], title: str,  # noqa: ANN401
         return []
     if len({t.key for t in tasks}) != len(tasks):
         raise FlowError(f"{title}: two tasks share a key; every task needs its own")
+    from pyflow.sources import flow_fingerprint
+
     console = console or Console()
-    futures = [client.submit(run_task, t.fn, t.args, key=t.key, retries=retries) for t in tasks]
+    sources = flow_fingerprint()
+    futures = [client.submit(run_task, t.fn, t.args, sources, key=t.key, retries=retries) for t in tasks]
     index = {f.key: i for i, f in enumerate(futures)}
     try:
         with Progress(TextColumn(f"{title} {{task.description}}"), BarColumn(), MofNCompleteColumn(),
@@ -123,7 +133,10 @@ def _outcome(fut: Any) -> Outcome:  # noqa: ANN401
     """The outcome of a finished future; a task that raised (after its retries) or whose workers kept dying
     becomes a one-line error."""
     if fut.status == "finished":
-        res = fut.result()
+        try:  # the result lives on a worker until fetched; Dask recomputes it if that worker died meanwhile
+            res = fut.result()
+        except Exception as exc:  # could not be fetched or recomputed: an error row, the next run retries it
+            return Outcome(error=f"result lost: {one_line(exc)}")
         if isinstance(res, Outcome):
             return res
         return Outcome(error=f"task returned {type(res).__name__}, not an Outcome")

@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from pyflow.backends.templates import write_if_changed
-    from pyflow.cluster.client import open_client
+    from pyflow.cluster.client import describe, open_client
     from pyflow.project.config import load_project_config
     from pyflow.synth import dse
     from pyflow.synth.kernels import synthesizable
@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         write_if_changed(out_csv, dse.csv_text(rows))
 
     with open_client(args.scheduler, args.jobs) as client:
-        console.print(f"dse: {len(points)} points on {_describe(client)}", highlight=False)
+        console.print(f"dse: {len(points)} points on {describe(client)}", highlight=False)
         rows = dse.run_sweep(points, ctx, hooks, client, force=args.force, on_done=_line, on_rows=partial,
                              title=f"dse {board} @ {freq:g} MHz")
     write_if_changed(out_csv, dse.csv_text(rows))
@@ -175,10 +175,3 @@ def run(args: argparse.Namespace) -> int:
         raise FlowError(f"dse: {len(lost)} of {len(rows)} points could not run (first: {lost[0]['kernel']} "
                         f"P={lost[0]['lanes']}: {lost[0]['error']}); run again to retry them")
     return 1 if bad or all(r["status"] == "failed" for r in rows) else 0
-
-
-def _describe(client) -> str:  # noqa: ANN001
-    """``2 workers at tcp://127.0.0.1:8786`` (embedded or not)."""
-    n = len(client.scheduler_info().get("workers", {}))
-    kind = "the embedded cluster" if getattr(client, "cluster", None) is not None else client.scheduler.address
-    return f"{kind} ({n} worker{'s' if n != 1 else ''})"

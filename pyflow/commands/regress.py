@@ -46,8 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the matrix, print the table; 0 when every config passes."""
-    from pyflow.cluster.client import open_client
-    from pyflow.commands.dse import _describe
+    from pyflow.cluster.client import describe, open_client
     from pyflow.regress import matrix
     from testbench.runner import default_simulator
 
@@ -58,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     items = matrix.entries(args.configs, args.out.resolve(), opts)
     summary = args.summary.resolve()
     with open_client(args.scheduler, args.jobs) as client:
-        print(f"regress: {len(items)} configs on {_describe(client)}", flush=True)
+        print(f"regress: {len(items)} configs on {describe(client)}", flush=True)
         rows = matrix.run_matrix(items, opts, client, summary, force=args.force)
     matrix.print_table(rows)
     print(f"summary: {summary}", flush=True)

@@ -3,7 +3,7 @@
 Each config gets a folder ``<out>/<config stem>/`` holding its full report (``sim_report.json``, written whole by
 the client), the child's log (``sim.log``), its private build root (``build/``) and its cached summary row
 (``result.json``).  The cache key hashes the validated config (every resolved value, not the file's text), the
-simulation options and the flow's sources (:func:`pyflow.synth.dse.flow_fingerprint`): a rerun skips configs
+simulation options and the flow's sources (:func:`pyflow.sources.flow_fingerprint`): a rerun skips configs
 whose key matches, so an interrupted regression resumes.  A config that cannot be loaded, and a task that could
 not run (a crash, a worker that kept dying), are ``error`` rows with a one-line reason; error rows are not cached.
 
@@ -65,7 +65,7 @@ def entries(configs: Sequence[str | Path], out: Path, opts: SimOptions) -> list[
     """Resolve and validate ``configs``: FlowError for a missing file or two configs with one stem; a config
     that does not validate becomes an entry with its error."""
     from pyflow.project.config import load_project_config
-    from pyflow.synth.dse import flow_fingerprint
+    from pyflow.sources import flow_fingerprint
 
     if not configs:
         raise FlowError("regress: give at least one config TOML")
@@ -108,13 +108,37 @@ def summary_row(e: Entry, report: Mapping[str, Any] | None, out: Outcome | None)
     chain = [chain] if isinstance(chain, Mapping) else list(chain or [])
     good = [k for k in kernels if k.get("outputs_match") and k.get("cycles_measured") == k.get("cycles_predicted")]
     ok = bool(report.get("ok"))
-    errors = [err for k in kernels for err in k.get("errors", [])] + [err for c in chain for err in c.get("errors", [])]
     row.update(status="pass" if ok else "fail", ok=ok, kernels=f"{len(good)}/{len(kernels)}",
                chain=f"{sum(bool(c.get('outputs_match')) for c in chain)}/{len(chain)}" if chain else None,
                cycles_predicted=_total(kernels, "cycles_predicted"), cycles_measured=_total(kernels, "cycles_measured"),
                seconds=report.get("seconds"), report=str(e.folder / "sim_report.json"),
-               error=None if ok else (" ".join(str(errors[0]).split())[:300] if errors else "see the report"))
+               error=None if ok else "; ".join(_reasons(report, kernels, chain, e))[:400])
     return row
+
+
+def _reasons(report: Mapping[str, Any], kernels: Sequence[Mapping[str, Any]], chain: Sequence[Mapping[str, Any]],
+             e: Entry) -> list[str]:
+    """What made a report fail, one short phrase per part (the first error of each)."""
+    out = []
+    cs = report.get("csim") or {}
+    if cs.get("failed"):
+        out.append(f"C-sim: {cs['failed']} of {cs['failed'] + cs.get('passed', 0)} failed (see {e.folder / 'sim.log'})")
+    for k in kernels:
+        if not k.get("outputs_match") or k.get("cycles_measured") != k.get("cycles_predicted"):
+            cycles = f"cycles {k.get('cycles_measured')} vs predicted {k.get('cycles_predicted')}"
+            why = (k.get("errors") or [cycles])[0]
+            out.append(f"{k.get('kernel')}: {' '.join(str(why).split())[:160]}")
+            break
+    for c in chain:
+        if not c.get("outputs_match"):
+            bad = [s.get("stage") for s in c.get("stages", []) if not s.get("outputs_match")]
+            why = (c.get("errors") or [f"stages {', '.join(map(str, bad))} differ"])[0]
+            out.append(f"chain at {c.get('position')}: {' '.join(str(why).split())[:160]}")
+            break
+    flat = report.get("flat_hw") or {}
+    if flat and not flat.get("outputs_match", True):
+        out.append(f"FLAT: {' '.join(str((flat.get('errors') or ['outputs differ'])[0]).split())[:160]}")
+    return out or ["see the report"]
 
 
 def _total(rows: Sequence[Mapping[str, Any]], key: str) -> int | None:

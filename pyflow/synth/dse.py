@@ -15,7 +15,8 @@ so that they pickle):
 
 :data:`PROJECT_HOOKS` wires them to the real flow (project config, XLS via pyflow.backends.xls.build, golden.cycles via
 the spec, pyflow.bench.accuracy, pyflow.sim.kernel).  Each point's result is cached by the client as
-``points/<key>.json`` (key = hash of the point, target, clocks, config text and flow sources), written whole once
+``points/<key>.json`` (key = hash of the point, target, clocks, config text and flow sources,
+:func:`pyflow.sources.flow_fingerprint`), written whole once
 the point is complete, so an interrupted sweep resumes where it stopped.  Every row names the ``worker`` that
 ran it and the ``seconds`` it took there; a point whose task failed outright (a crash, a worker that kept dying)
 is an ``error`` row with a one-line reason, not cached, and runs again next time.  Outputs: ``dse.csv`` and
@@ -38,6 +39,7 @@ from typing import Any
 from pyflow.backends.templates import write_if_changed
 from pyflow.cluster.engine import Outcome, Task, run_tasks
 from pyflow.errors import FlowError
+from pyflow.sources import flow_fingerprint
 from pyflow.synth.devices import synth_target
 from pyflow.synth.run import FLOW_VERSION, SynthJob, synth_one
 
@@ -125,24 +127,6 @@ def grid(kernels: Sequence[str], lanes: Sequence[int], formats: Sequence[tuple[t
         chosen = set(range(0, len(pts), step)[:sim_sample])
         pts = [DsePoint(p.kernel, p.lanes, p.formats, i in chosen) for i, p in enumerate(pts)]
     return pts
-
-
-#: Folders whose files (code, templates, RTL) decide what a point builds; a change to any invalidates the cache.
-_FLOW_SOURCES = ("golden", "pyflow", "hls/templates", "testbench")
-_FINGERPRINT: dict[str, str] = {}
-
-
-def flow_fingerprint() -> str:
-    """Hash of every file under :data:`_FLOW_SOURCES` (computed once per process)."""
-    if "v" not in _FINGERPRINT:
-        root = Path(__file__).resolve().parents[2]
-        h = hashlib.sha256()
-        for folder in _FLOW_SOURCES:
-            for f in sorted((root / folder).rglob("*")):
-                if f.is_file() and "__pycache__" not in f.parts:
-                    h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
-        _FINGERPRINT["v"] = h.hexdigest()[:16]
-    return _FINGERPRINT["v"]
 
 
 def point_key(point: DsePoint, ctx: DseContext, hooks: DseHooks) -> str:
