@@ -160,6 +160,10 @@ def test_cluster_regress_and_dse_survive_a_killed_worker(cluster: Cluster, tmp_p
         report = json.loads(Path(r["report"]).read_text())
         assert report["ok"] and Path(r["report"]).parent == tmp_path / "reg-c" / r["config"]
     assert "lanes4" in on.stdout and "pass" in on.stdout
+    again = _flow("regress", *cfgs, *REGRESS_OPTS, "--out", str(tmp_path / "reg-c"), "--summary",
+                  str(tmp_path / "reg-c.json"))  # every config cached: no cluster needed, same rows
+    assert again.returncode == 0 and again.stdout.startswith("regress: 2 configs cached"), again.stdout
+    assert _strip(json.loads((tmp_path / "reg-c.json").read_text())["configs"], "cached") == _strip(rc, "cached")
 
     # --- a DSE on the cluster; worker w1 is killed while it runs a point, once a row of its has come back
     out = tmp_path / "dse-c"

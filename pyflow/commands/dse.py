@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import tomllib
 from pathlib import Path
@@ -146,8 +147,10 @@ def run(args: argparse.Namespace) -> int:
     def partial(rows: list[dict]) -> None:  # complete rows only, rewritten whole after each point
         write_if_changed(out_csv, dse.csv_text(rows))
 
-    with open_client(args.scheduler, args.jobs) as client:
-        console.print(f"dse: {len(points)} points on {describe(client)}", highlight=False)
+    cached = not args.force and all(dse.cached_row(p, ctx, hooks) is not None for p in points)
+    with contextlib.nullcontext() if cached else open_client(args.scheduler, args.jobs) as client:
+        console.print(f"dse: {len(points)} points " + ("cached" if cached else f"on {describe(client)}"),
+                      highlight=False)
         rows = dse.run_sweep(points, ctx, hooks, client, force=args.force, on_done=_line, on_rows=partial,
                              title=f"dse {board} @ {freq:g} MHz")
     write_if_changed(out_csv, dse.csv_text(rows))

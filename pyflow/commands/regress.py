@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 
 from pyflow.commands.sim import _positions
@@ -56,8 +57,9 @@ def run(args: argparse.Namespace) -> int:
                              positions=args.pos)
     items = matrix.entries(args.configs, args.out.resolve(), opts)
     summary = args.summary.resolve()
-    with open_client(args.scheduler, args.jobs) as client:
-        print(f"regress: {len(items)} configs on {describe(client)}", flush=True)
+    idle = not args.force and all(e.key is None or matrix.cached_row(e) is not None for e in items)
+    with contextlib.nullcontext() if idle else open_client(args.scheduler, args.jobs) as client:
+        print(f"regress: {len(items)} configs " + ("cached" if idle else f"on {describe(client)}"), flush=True)
         rows = matrix.run_matrix(items, opts, client, summary, force=args.force)
     matrix.print_table(rows)
     print(f"summary: {summary}", flush=True)
