@@ -149,8 +149,8 @@ def run(args: argparse.Namespace) -> int:
 
     cached = not args.force and all(dse.cached_row(p, ctx, hooks) is not None for p in points)
     with contextlib.nullcontext() if cached else open_client(args.scheduler, args.jobs) as client:
-        console.print(f"dse: {len(points)} points " + ("cached" if cached else f"on {describe(client)}"),
-                      highlight=False)
+        where = "cached" if cached else f"on {describe(client)}"
+        console.print(f"dse: {len(points)} point{'s' if len(points) != 1 else ''} {where}", highlight=False)
         rows = dse.run_sweep(points, ctx, hooks, client, force=args.force, on_done=_line, on_rows=partial,
                              title=f"dse {board} @ {freq:g} MHz")
     write_if_changed(out_csv, dse.csv_text(rows))

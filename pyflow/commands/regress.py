@@ -59,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     summary = args.summary.resolve()
     idle = not args.force and all(e.key is None or matrix.cached_row(e) is not None for e in items)
     with contextlib.nullcontext() if idle else open_client(args.scheduler, args.jobs) as client:
-        print(f"regress: {len(items)} configs " + ("cached" if idle else f"on {describe(client)}"), flush=True)
+        where = "cached" if idle else f"on {describe(client)}"
+        print(f"regress: {len(items)} config{'s' if len(items) != 1 else ''} {where}", flush=True)
         rows = matrix.run_matrix(items, opts, client, summary, force=args.force)
     matrix.print_table(rows)
     print(f"summary: {summary}", flush=True)
