@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyflow.errors import FlowError
+from pyflow.sources import flow_fingerprint
 
 #: Times Dask re-runs a task whose function raised something other than FlowError (a crash, a lost file).
 RETRIES = 2
@@ -76,8 +77,6 @@ def run_task(fn: Callable[..., Any], args: tuple[Any, ...], sources: str | None 
     """The worker side of a :class:`Task` (see the module doc); ``sources``: the client's
     :func:`~pyflow.sources.flow_fingerprint`, which this worker's must equal (a worker that joined later than
     the client's check)."""
-    from pyflow.sources import flow_fingerprint
-
     where = worker_address()
     t0 = time.perf_counter()
     try:
@@ -105,8 +104,6 @@ def run_tasks(client: Any, tasks: Sequence[Task], title: str,  # noqa: ANN401
         return []
     if len({t.key for t in tasks}) != len(tasks):
         raise FlowError(f"{title}: two tasks share a key; every task needs its own")
-    from pyflow.sources import flow_fingerprint
-
     console = console or Console()
     sources = flow_fingerprint()
     futures = [client.submit(run_task, t.fn, t.args, sources, key=t.key, retries=retries) for t in tasks]
