@@ -10,13 +10,20 @@ SIM ?= verilator
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CFG := $(if $(CONFIG),--config $(CONFIG),)
 FLOW := $(VPY) -m pyflow
+# Dask scheduler for dse / regress (default: $DASK_SCHEDULER_ADDRESS, else an embedded cluster); docs/CLUSTER.md
+SCHEDULER ?=
+SCHED := $(if $(SCHEDULER),--scheduler $(SCHEDULER),)
+# Configs checked by make regress: the default config and the examples
+CONFIGS ?= pyflow/project/configs/default.toml $(sort $(wildcard examples/configs/*.toml))
+REGRESS_OPTS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup sys-deps sim test test-fast kernels csim rtl synth synth-vitis dse bench flat-profile \
+.PHONY: help setup sys-deps sim test test-fast kernels csim rtl synth synth-vitis dse regress bench flat-profile \
         schedule golden lint clean distclean
 
 help: ## List the targets
-	@echo "FlatFlow make targets (variables: CONFIG=file.toml BOARD=$(BOARD) SIM=$(SIM)):"
+	@echo "FlatFlow make targets (variables: CONFIG=file.toml BOARD=$(BOARD) SIM=$(SIM) SCHEDULER=tcp://HOST:PORT"
+	@echo "  CONFIGS=\"a.toml b.toml\" REGRESS_OPTS=\"--no-flat ...\"):"
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.lock pyproject.toml
@@ -68,8 +75,11 @@ synth: setup ## Open-source synthesis + place & route (BOARD=ecp5-85k, ice40-up5
 synth-vitis: setup ## Run Vitis HLS for BOARD (prints the commands when vitis_hls is absent)
 	$(FLOW) synth-vitis --board $(BOARD) $(CFG)
 
-dse: setup ## Design-space exploration over lanes and formats
-	$(FLOW) dse $(CFG)
+dse: setup ## Design-space exploration over lanes and formats (Dask: embedded cluster or SCHEDULER=...)
+	$(FLOW) dse $(CFG) $(SCHED)
+
+regress: setup ## Config-matrix regression: sim for every config in CONFIGS, one summary table
+	$(FLOW) regress $(CONFIGS) $(SCHED) $(REGRESS_OPTS)
 
 bench: setup ## Benchmarks that write JSON under build/report/
 	$(FLOW) bench softmax-accuracy $(CFG)

@@ -84,10 +84,18 @@ def test_csv_has_every_column_and_blank_unknowns():
     assert rows[0]["fmax_mhz"] == "151.2" and rows[0]["sim_cycles"] == ""
 
 
-def test_sweep_caches_and_resumes(tmp_path: Path):
+@pytest.fixture(scope="module")
+def client():
+    from pyflow.cluster.client import open_client
+
+    with open_client(workers=1) as c:
+        yield c
+
+
+def test_sweep_caches_and_resumes(tmp_path: Path, client):
     ctx = dse.DseContext(board="ecp5-85k", freq_mhz=100.0, xls_mhz=100.0, root=tmp_path / "dse", harness="always")
     pts = dse.grid(["mac"], [1, 2, 3], [()], sim_sample=1)
-    rows = dse.run_sweep(pts, ctx, HOOKS, workers=1)
+    rows = dse.run_sweep(pts, ctx, HOOKS, client)
     by = {r["lanes"]: r for r in rows}
     assert by[3]["status"] == "invalid" and "does not divide" in by[3]["error"]
     for p in (1, 2):
@@ -98,11 +106,12 @@ def test_sweep_caches_and_resumes(tmp_path: Path):
         assert r["max_abs_err"] == 0.5 / p
     assert by[1]["simulated"] and by[1]["cycles_match"] is True and "sim_cycles" not in by[2]
     assert by[2]["lut"] > by[1]["lut"]  # two 8x8 products and an adder vs one product
+    assert all(r["worker"].startswith("tcp://127.0.0.1:") and r["seconds"] >= 0 for r in rows)
     # resume: every point cached; a deleted point is the only one recomputed
-    again = dse.run_sweep(pts, ctx, HOOKS, workers=1)
+    again = dse.run_sweep(pts, ctx, HOOKS, client)
     assert all(r["cached"] for r in again)
     (ctx.root / "points" / f"{by[2]['key']}.json").unlink()
-    third = dse.run_sweep(pts, ctx, HOOKS, workers=1)
+    third = dse.run_sweep(pts, ctx, HOOKS, client)
     assert [r["cached"] for r in third] == [True, False, True]
     assert third[1]["lut"] == by[2]["lut"]
     png = dse.pareto_png(third, tmp_path / "p.png")

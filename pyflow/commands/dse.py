@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import contextlib
+import importlib
 import tomllib
 from pathlib import Path
 
@@ -22,8 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "dse",
         help="design-space exploration over lanes and number formats (synthesis per point)",
         description="For each kernel x lanes x format point: the golden cycle count (checked by RTL simulation "
-        "on a sample), Yosys/nextpnr resources and Fmax, and the fixed-point vs float64 error. Results are "
-        "cached per point (an interrupted sweep resumes). Writes build/dse/dse.csv and dse_pareto.png.",
+        "on a sample), Yosys/nextpnr resources and Fmax, and the fixed-point vs float64 error. Each point is a "
+        "Dask task: on an embedded cluster of one worker per core, or on the cluster at --scheduler "
+        "(docs/CLUSTER.md). Results are cached per point (an interrupted sweep resumes). Writes "
+        "build/dse/dse.csv and dse_pareto.png.",
     )
     p.add_argument("--config", default=None, help="project config TOML (the base of every point)")
     p.add_argument("--grid", type=Path, default=None,
@@ -44,7 +47,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
     p.add_argument("--small", action="store_true", help="small test dimensions (fast)")
     p.add_argument("--harness", choices=HARNESS_MODES, default="auto")
-    p.add_argument("-j", "--jobs", type=int, default=2, help="points evaluated in parallel (processes)")
+    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                   help="run the points on this Dask scheduler's workers (default: $DASK_SCHEDULER_ADDRESS, else "
+                   "an embedded cluster)")
+    p.add_argument("-j", "--jobs", type=int, default=None,
+                   help="worker processes of the embedded cluster (default: one per CPU core)")
+    p.add_argument("--hooks", default=None, metavar="MODULE:NAME",
+                   help="DseHooks to evaluate the points with (default pyflow.synth.dse:PROJECT_HOOKS; the module "
+                   "must import on every worker; --kernel names are then passed through as they are)")
     p.add_argument("--force", action="store_true", help="ignore cached point results")
     p.add_argument("--out", type=Path, default=BUILD / "dse", help="output folder (default build/dse)")
     p.set_defaults(func=run)
@@ -74,62 +84,88 @@ def _lanes(text: str) -> list[int]:
         raise FlowError(f"dse: --lanes must be comma-separated integers, got {text!r}") from None
 
 
+def _hooks(spec: str | None):  # noqa: ANN202
+    from pyflow.synth import dse
+
+    if spec is None:
+        return dse.PROJECT_HOOKS
+    module, _, attr = spec.partition(":")
+    try:
+        hooks = getattr(importlib.import_module(module), attr or "HOOKS")
+    except (ImportError, AttributeError) as exc:
+        raise FlowError(f"dse: --hooks {spec}: cannot load it ({exc})") from None
+    if not isinstance(hooks, dse.DseHooks):
+        raise FlowError(f"dse: --hooks {spec} is a {type(hooks).__name__}, not a pyflow.synth.dse.DseHooks")
+    return hooks
+
+
+def _line(r: dict) -> str:
+    f = r.get("fmax_mhz")
+    where = " (cached)" if r.get("cached") else f" on {r['worker']}, {r['seconds']} s" if r.get("worker") else ""
+    err = f"  {r['error']}" if r.get("status") == "error" else ""
+    return (f"  {r['kernel']:<13} P={r['lanes']:<3} {r['formats']:<14} {r['status']:<7}"
+            + (f" Fmax {f:.1f}" if f else "") + where + err)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the sweep, write dse.csv and dse_pareto.png, print a short table."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
     from pyflow.backends.templates import write_if_changed
+    from pyflow.cluster.client import describe, open_client
     from pyflow.project.config import load_project_config
     from pyflow.synth import dse
     from pyflow.synth.kernels import synthesizable
 
     g = _grid_file(args.grid)
+    hooks = _hooks(args.hooks)
     pc = load_project_config(args.config)
     board = args.board or g.get("board") or DEFAULT_BOARD
     freq, xls_mhz = default_clocks(synth_target(board), pc, args.freq or g.get("freq"),
                                   args.xls_mhz or g.get("xls_mhz"))
     kernels = args.kernel or g.get("kernels") or None
-    names = [s.name for s in synthesizable(pc, kernels)]
+    if args.hooks is None:
+        names = [s.name for s in synthesizable(pc, kernels)]
+    elif not kernels:
+        raise FlowError("dse: --hooks needs --kernel (or [dse] kernels): the names its hooks know")
+    else:
+        names = list(kernels)
     if not names:
         raise FlowError("dse: no kernel has RTL yet (no hls/templates/dslx/<kernel>.x.j2)")
     lanes = _lanes(args.lanes) if args.lanes else [int(x) for x in g.get("lanes", DEFAULT_LANES)]
     fmts = [dse.parse_format(f) for f in (args.format or g.get("formats") or ["default"])]
     sim_n = args.sim_sample if args.sim_sample is not None else int(g.get("sim_sample", 2))
-    if args.jobs < 1:
-        raise FlowError(f"dse: --jobs must be >= 1, got {args.jobs}")
     points = dse.grid(names, lanes, fmts, sim_n)
     ctx = dse.DseContext(board=board, freq_mhz=freq, xls_mhz=xls_mhz, root=args.out.resolve(),
                          config=str(Path(args.config).resolve()) if args.config else None,
                          config_text=Path(args.config).read_text() if args.config else "", small=args.small,
                          harness=args.harness, simulator=args.simulator)
     console = Console(width=None if Console().is_terminal else 160)
-    with Progress(TextColumn("dse {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console) as prog:
-        task = prog.add_task(f"{board} @ {freq:g} MHz", total=len(points))
-
-        def done(r: dict) -> None:
-            f = r.get("fmax_mhz")
-            prog.console.print(f"  {r['kernel']:<13} P={r['lanes']:<3} {r['formats']:<14} {r['status']:<7}"
-                               + (f" Fmax {f:.1f}" if f else "") + (" (cached)" if r.get("cached") else ""),
-                               highlight=False)
-            prog.advance(task)
-            sys.stdout.flush()  # progress lines reach a log file as they happen
-
-        rows = dse.run_sweep(points, ctx, dse.PROJECT_HOOKS, workers=args.jobs, force=args.force, on_done=done)
     out_csv = ctx.root / "dse.csv"
+
+    def partial(rows: list[dict]) -> None:  # complete rows only, rewritten whole after each point
+        write_if_changed(out_csv, dse.csv_text(rows))
+
+    cached = not args.force and all(dse.cached_row(p, ctx, hooks) is not None for p in points)
+    with contextlib.nullcontext() if cached else open_client(args.scheduler, args.jobs) as client:
+        where = "cached" if cached else f"on {describe(client)}"
+        console.print(f"dse: {len(points)} point{'s' if len(points) != 1 else ''} {where}", highlight=False)
+        rows = dse.run_sweep(points, ctx, hooks, client, force=args.force, on_done=_line, on_rows=partial,
+                             title=f"dse {board} @ {freq:g} MHz")
     write_if_changed(out_csv, dse.csv_text(rows))
     png = dse.pareto_png(rows, ctx.root / "dse_pareto.png", f"DSE on {board} @ {freq:g} MHz")
     t = Table(title=f"DSE on {board} (target {freq:g} MHz)")
-    for c in ("kernel", "P", "formats", "status", "cycles", "sim", "Fmax", "µs", "LUT", "DSP", "max rel err"):
-        t.add_column(c, justify="left" if c in ("kernel", "formats", "status") else "right")
+    for c in ("kernel", "P", "formats", "status", "cycles", "sim", "Fmax", "µs", "LUT", "DSP", "max rel err",
+              "worker", "s"):
+        t.add_column(c, justify="left" if c in ("kernel", "formats", "status", "worker") else "right")
     for r in rows:
         def fmt(v: object, spec: str = "") -> str:
             return "-" if v is None else format(v, spec)
         t.add_row(r["kernel"], str(r["lanes"]), r["formats"], r["status"], fmt(r.get("cycles")),
                   fmt(r.get("sim_cycles")), fmt(r.get("fmax_mhz"), ".1f"), fmt(r.get("decode_us"), ".3f"),
-                  fmt(r.get("lut"), "g"), fmt(r.get("dsp"), "g"), fmt(r.get("max_rel_err"), ".3g"))
+                  fmt(r.get("lut"), "g"), fmt(r.get("dsp"), "g"), fmt(r.get("max_rel_err"), ".3g"),
+                  fmt(r.get("worker")), fmt(r.get("seconds"), "g"))
     console.print(t)
     bad = [r for r in rows if r.get("cycles_match") is False]
     for r in bad:
@@ -137,4 +173,8 @@ def run(args: argparse.Namespace) -> int:
                       f"RTL {r['sim_cycles']}")
     console.print(f"csv: {out_csv}" + (f"\nplot: {png}" if png else "\nplot: none (no point placed)"),
                   highlight=False)
+    lost = [r for r in rows if r["status"] == "error"]
+    if lost:
+        raise FlowError(f"dse: {len(lost)} of {len(rows)} points could not run (first: {lost[0]['kernel']} "
+                        f"P={lost[0]['lanes']}: {lost[0]['error']}); run again to retry them")
     return 1 if bad or all(r["status"] == "failed" for r in rows) else 0

@@ -1,20 +1,26 @@
 """Design-space exploration: lanes x number formats per kernel -> cycles, resources, Fmax, error.
 
-A sweep is a list of :class:`DsePoint` (kernel, lanes, format overrides) evaluated by
-:func:`evaluate_point` in worker processes.  The kernel-specific parts are pluggable
-(:class:`DseHooks`, module-level functions so that they pickle):
+A sweep is a list of :class:`DsePoint` (kernel, lanes, format overrides) evaluated by :func:`compute_point`, one
+Dask task per point (:func:`run_sweep` on the :mod:`pyflow.cluster` engine: an embedded ``LocalCluster`` or a
+cluster given by address).  The kernel-specific parts are pluggable (:class:`DseHooks`, module-level functions
+so that they pickle):
 
 * ``configure(ctx, point) -> config``: the project config of the point (FlowError = invalid point);
 * ``job(config, point, ctx, workdir) -> SynthJob``: its Verilog, top and golden cycle count;
 * ``error(config, point) -> dict | None``: numerical error of the golden fixed-point model vs float64;
 * ``sim_cycles(config, point, ctx, workdir) -> int | None``: cycles measured by RTL simulation (run on a
-  sample of the points only, to check the cycle model).
+  sample of the points only, to check the cycle model);
+* ``synth(job, ctx, workdir, force) -> dict``: synthesis and place & route (default
+  :func:`pyflow.synth.run.synth_one` for ``ctx.board``).
 
 :data:`PROJECT_HOOKS` wires them to the real flow (project config, XLS via pyflow.backends.xls.build, golden.cycles via
-the spec, pyflow.bench.accuracy, pyflow.sim.kernel).  Each point's result is cached as ``points/<key>.json`` (key = hash
-of the point, target, clocks, config text and flow version), so an interrupted sweep resumes where it
-stopped.  Outputs: ``dse.csv`` and ``dse_pareto.png`` (decode-step latency vs LUTs and vs DSPs, Pareto
-fronts per kernel).
+the spec, pyflow.bench.accuracy, pyflow.sim.kernel).  Each point's result is cached by the client as
+``points/<key>.json`` (key = hash of the point, target, clocks, config text and flow sources,
+:func:`pyflow.sources.flow_fingerprint`), written whole once
+the point is complete, so an interrupted sweep resumes where it stopped.  Every row names the ``worker`` that
+ran it and the ``seconds`` it took there; a point whose task failed outright (a crash, a worker that kept dying)
+is an ``error`` row with a one-line reason, not cached, and runs again next time.  Outputs: ``dse.csv`` and
+``dse_pareto.png`` (decode-step latency vs LUTs and vs DSPs, Pareto fronts per kernel).
 """
 
 from __future__ import annotations
@@ -24,23 +30,23 @@ import csv
 import hashlib
 import io
 import json
-import multiprocessing
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pyflow.backends.templates import write_if_changed
+from pyflow.cluster.engine import Outcome, Task, run_tasks
 from pyflow.errors import FlowError
+from pyflow.sources import flow_fingerprint
 from pyflow.synth.devices import synth_target
 from pyflow.synth.run import FLOW_VERSION, SynthJob, synth_one
 
 #: Columns of dse.csv, in order.
 CSV_COLUMNS = ("kernel", "lanes", "formats", "status", "xls_mhz", "stages", "latency", "cycles", "sim_cycles",
                "cycles_match", "target_mhz", "fmax_mhz", "decode_us", "lut", "ff", "dsp", "bram", "max_abs_err",
-               "max_rel_err", "error", "key")
+               "max_rel_err", "error", "worker", "seconds", "key")
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,7 @@ class DseHooks:
     error: Callable[[Any, DsePoint], Mapping[str, float] | None] | None = None
     sim_cycles: Callable[[Any, DsePoint, DseContext, Path], int | None] | None = None
     name: str = "custom"
+    synth: Callable[[SynthJob, DseContext, Path, bool], dict[str, Any]] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -122,24 +129,6 @@ def grid(kernels: Sequence[str], lanes: Sequence[int], formats: Sequence[tuple[t
     return pts
 
 
-#: Folders whose files (code, templates, RTL) decide what a point builds; a change to any invalidates the cache.
-_FLOW_SOURCES = ("golden", "pyflow", "hls/templates", "testbench")
-_FINGERPRINT: dict[str, str] = {}
-
-
-def flow_fingerprint() -> str:
-    """Hash of every file under :data:`_FLOW_SOURCES` (computed once per process)."""
-    if "v" not in _FINGERPRINT:
-        root = Path(__file__).resolve().parents[2]
-        h = hashlib.sha256()
-        for folder in _FLOW_SOURCES:
-            for f in sorted((root / folder).rglob("*")):
-                if f.is_file() and "__pycache__" not in f.parts:
-                    h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
-        _FINGERPRINT["v"] = h.hexdigest()[:16]
-    return _FINGERPRINT["v"]
-
-
 def point_key(point: DsePoint, ctx: DseContext, hooks: DseHooks) -> str:
     """Cache key of a point (changes with anything that changes its result, the flow's sources included)."""
     meta = {"point": asdict(point), "board": ctx.board, "freq": ctx.freq_mhz, "xls": ctx.xls_mhz,
@@ -149,16 +138,30 @@ def point_key(point: DsePoint, ctx: DseContext, hooks: DseHooks) -> str:
     return hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def evaluate_point(point: DsePoint, ctx: DseContext, hooks: DseHooks, force: bool = False) -> dict[str, Any]:
-    """Evaluate one point (cached); never raises for a bad point: ``status`` says what happened."""
+def point_cache(point: DsePoint, ctx: DseContext, hooks: DseHooks) -> Path:
+    """Where the point's row is cached: ``<root>/points/<key>.json``."""
+    return ctx.root / "points" / f"{point_key(point, ctx, hooks)}.json"
+
+
+def cached_row(point: DsePoint, ctx: DseContext, hooks: DseHooks) -> dict[str, Any] | None:
+    """The point's cached row (``cached`` set), or None when there is none (or it cannot be read)."""
+    try:
+        row = json.loads(point_cache(point, ctx, hooks).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return {**row, "cached": True} if isinstance(row, dict) else None
+
+
+def save_row(ctx: DseContext, row: Mapping[str, Any]) -> None:
+    """Cache a complete row as ``points/<key>.json`` (atomically)."""
+    data = {k: v for k, v in row.items() if k != "cached"}
+    write_if_changed(ctx.root / "points" / f"{row['key']}.json", json.dumps(data, indent=1) + "\n")
+
+
+def compute_point(point: DsePoint, ctx: DseContext, hooks: DseHooks, force: bool = False) -> dict[str, Any]:
+    """Evaluate one point (no result cache; the tools' own caches under ``<root>/work/<key>`` apply unless
+    ``force``).  A bad point is a row whose ``status`` says what happened, not an exception."""
     key = point_key(point, ctx, hooks)
-    cache = ctx.root / "points" / f"{key}.json"
-    if not force and cache.is_file():
-        try:
-            return {**json.loads(cache.read_text()), "cached": True}
-        except (json.JSONDecodeError, OSError):
-            pass
-    t0 = time.monotonic()
     row: dict[str, Any] = {"kernel": point.kernel, "lanes": point.lanes, "formats": point.formats_label,
                            "status": "failed", "error": None, "key": key, "target_mhz": ctx.freq_mhz,
                            "simulated": point.simulate}
@@ -166,14 +169,17 @@ def evaluate_point(point: DsePoint, ctx: DseContext, hooks: DseHooks, force: boo
         pc = hooks.configure(ctx, point)
     except FlowError as exc:
         row.update(status="invalid", error=str(exc))
-        return _save(cache, row, t0)
+        return row
     work = ctx.root / "work" / key
     try:
         job = hooks.job(pc, point, ctx, work)
-        res = synth_one(job, synth_target(ctx.board), ctx.freq_mhz, work, ctx.harness, ctx.seed, force)
+        if hooks.synth is not None:
+            res = hooks.synth(job, ctx, work, force)
+        else:
+            res = synth_one(job, synth_target(ctx.board), ctx.freq_mhz, work, ctx.harness, ctx.seed, force)
     except FlowError as exc:
         row["error"] = str(exc)
-        return _save(cache, row, t0)
+        return row
     r = res.get("resources", {})
     row.update(
         status=res["status"], error=res.get("error"), xls_mhz=job.extra.get("xls_mhz"),
@@ -197,7 +203,18 @@ def evaluate_point(point: DsePoint, ctx: DseContext, hooks: DseHooks, force: boo
             sim, row["error"] = None, (row["error"] or "") + f" sim: {exc}"
         row["sim_cycles"] = sim
         row["cycles_match"] = None if sim is None or job.cycles is None else sim == job.cycles
-    return _save(cache, row, t0)
+    return row
+
+
+def evaluate_point(point: DsePoint, ctx: DseContext, hooks: DseHooks, force: bool = False) -> dict[str, Any]:
+    """:func:`compute_point` in this process, through the point cache (for a single point without a cluster)."""
+    if not force and (row := cached_row(point, ctx, hooks)) is not None:
+        return row
+    t0 = time.perf_counter()
+    row = {**compute_point(point, ctx, hooks, force), "worker": "local",
+           "seconds": round(time.perf_counter() - t0, 2)}
+    save_row(ctx, row)
+    return {**row, "cached": False}
 
 
 def _used(res: Mapping[str, Any], cls: str) -> float | None:
@@ -205,35 +222,56 @@ def _used(res: Mapping[str, Any], cls: str) -> float | None:
     return None if not e else e.get("used")
 
 
-def _save(path: Path, row: dict[str, Any], t0: float) -> dict[str, Any]:
-    row["seconds"] = round(time.monotonic() - t0, 1)
-    row["cached"] = False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_if_changed(path, json.dumps(row, indent=1) + "\n")
-    return row
+def outcome_row(point: DsePoint, ctx: DseContext, hooks: DseHooks, out: Outcome) -> dict[str, Any]:
+    """The row of a finished task: the point's row with the worker and seconds, or an ``error`` row with the
+    task's one-line reason."""
+    if out.ok and isinstance(out.value, dict):
+        row = dict(out.value)
+    else:
+        row = {"kernel": point.kernel, "lanes": point.lanes, "formats": point.formats_label, "status": "error",
+               "error": out.error or "task returned no row", "key": point_key(point, ctx, hooks),
+               "target_mhz": ctx.freq_mhz, "simulated": point.simulate}
+    return {**row, "worker": out.worker, "seconds": out.seconds, "cached": False}
 
 
-def run_sweep(points: Sequence[DsePoint], ctx: DseContext, hooks: DseHooks, workers: int = 2,
-              force: bool = False, on_done: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
-    """Evaluate every point, ``workers`` processes at a time (inline when 1); rows in point order."""
+def run_sweep(points: Sequence[DsePoint], ctx: DseContext, hooks: DseHooks, client: Any,  # noqa: ANN401
+              force: bool = False, on_done: Callable[[dict[str, Any]], str | None] | None = None,
+              on_rows: Callable[[list[dict[str, Any]]], None] | None = None,
+              title: str = "dse", retries: int | None = None) -> list[dict[str, Any]]:
+    """Evaluate every point as a Dask task on ``client`` (cached points are not submitted); rows in point
+    order.  Each complete row is cached before ``on_done(row)`` (which may return a progress line) and
+    ``on_rows(rows so far, in point order)`` (to rewrite outputs that hold complete rows only) see it."""
+    from pyflow.cluster.engine import RETRIES
+
     ctx.root.mkdir(parents=True, exist_ok=True)
     rows: dict[int, dict[str, Any]] = {}
-    if workers <= 1:
-        for i, p in enumerate(points):
-            rows[i] = evaluate_point(p, ctx, hooks, force)
-            if on_done:
-                on_done(rows[i])
-    else:
-        from pyflow.synth.run import tool_versions
+    todo: list[int] = []
+    for i, p in enumerate(points):
+        row = None if force else cached_row(p, ctx, hooks)
+        if row is None:
+            todo.append(i)
+        else:
+            rows[i] = row
+    for i in sorted(rows):
+        line = on_done(rows[i]) if on_done else None
+        if line:
+            print(line, flush=True)
+    if rows and on_rows:
+        on_rows([rows[i] for i in sorted(rows)])
+    tasks = [Task(f"dse-{points[i].kernel}-P{points[i].lanes}-{point_key(points[i], ctx, hooks)}", compute_point,
+                  (points[i], ctx, hooks, force), points[i].label) for i in todo]
 
-        tool_versions(synth_target(ctx.board))  # warm the WASM caches once, before the workers start
-        mp = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp) as pool:
-            futs = {pool.submit(evaluate_point, p, ctx, hooks, force): i for i, p in enumerate(points)}
-            for fut in as_completed(futs):
-                rows[futs[fut]] = fut.result()
-                if on_done:
-                    on_done(rows[futs[fut]])
+    def done(j: int, out: Outcome) -> str | None:
+        i = todo[j]
+        rows[i] = outcome_row(points[i], ctx, hooks, out)
+        if rows[i]["status"] != "error":
+            save_row(ctx, rows[i])
+        line = on_done(rows[i]) if on_done else None
+        if on_rows:
+            on_rows([rows[k] for k in sorted(rows)])
+        return line
+
+    run_tasks(client, tasks, title, done, RETRIES if retries is None else retries)
     return [rows[i] for i in range(len(points))]
 
 
