@@ -27,6 +27,20 @@ def variant() -> ProjectConfig:
     return dataclasses.replace(pc, max_length=8, lanes={**pc.lanes, "qk": 2, "softmax": 2, "av": 2})
 
 
+def wide() -> ProjectConfig:
+    """N = 20 keys, P = 8 lanes (P does not divide N: the last of the 3 words of a row has 4 padding lanes)."""
+    pc = small()
+    return dataclasses.replace(pc, max_length=20, lanes={**pc.lanes, "qk": 8, "softmax": 8, "av": 8})
+
+
+def odd() -> ProjectConfig:
+    """d = 12, P = 3 lanes (not a power of two), N = L = 10 (the last tile of 10 rows has 2), a 1/sqrt(d) scale
+    that is not a power of two."""
+    pc = small()
+    return dataclasses.replace(pc, model=dataclasses.replace(pc.model, head_dim=12), max_length=10,
+                               lanes={**pc.lanes, "qk": 3, "softmax": 3, "av": 3})
+
+
 def modes() -> ProjectConfig:
     """The small dimensions with the :data:`MODES` formats."""
     raw = tomllib.loads(DEFAULT_CONFIG.read_text())
@@ -34,4 +48,4 @@ def modes() -> ProjectConfig:
     return small_config(from_dict(raw))
 
 
-SHAPES = {"small": small, "variant": variant, "modes": modes}
+SHAPES = {"small": small, "variant": variant, "wide": wide, "odd": odd, "modes": modes}

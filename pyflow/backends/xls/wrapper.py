@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyflow.backends.templates import environment
-from pyflow.backends.xls.dslx import chan, core_last
+from pyflow.backends.xls.dslx import chan, core_last, ram_channels
 from pyflow.backends.xls.ffi import ECP5_DSP_DEFINE
 from pyflow.errors import FlowError
 from pyflow.specs.base import KernelSpec, Port
@@ -71,6 +71,8 @@ def render_wrapper(spec: KernelSpec, core: str, stages: int) -> str:
         module=spec.name, core=core, clk=CLK, rst=RST, core_rst=RST, stages=stages, ecp5_define=ECP5_DSP_DEFINE,
         fifo=OutputFifo.for_core(stages, len(streams)),
         ibuf={"depth": INPUT_BUFFER_DEPTH, "abits": index_bits(INPUT_BUFFER_DEPTH)},
+        rams=[{"name": ram_channels(r).name, "depth": r.depth, "aw": r.addr_bits, "width": r.width,
+               "segments": r.segments, "doc": r.doc} for r in spec.rams],
         scalars=[_wrapper_port(p, spec.name) for p in spec.inputs if p.kind == "scalar"],
         inputs=[_wrapper_port(p, spec.name) for p in streams],
         outputs=[_wrapper_port(p, spec.name) for p in spec.outputs],
