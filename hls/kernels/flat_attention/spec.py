@@ -123,8 +123,9 @@ def build(pc) -> KernelSpec:  # noqa: ANN001
         return cycles.flat_attention(l_rows, n, d, r, p, depth)
 
     nbc = row_beats(cap, p)  # words of one row of the R x N buffers (beats of one V^T row at capacity)
-    lw, ew, pw = s.logit.width, s.exp.width, s.prob.width
+    aw, lw, ew, pw = s.act.width, s.logit.width, s.exp.width, s.prob.width
     rams = (
+        Ram("qb", d // p, r * p * aw, segments=r, doc="query tile, word b = beat b of each row, segment r = row r"),
         Ram("lg", nbc, p * r * lw, segments=p, doc="logits, word w = keys wP..wP+P-1, segment k = key wP+k's R rows"),
         Ram("ex", nbc, r * p * ew, segments=r, doc="exps, word w = keys wP..wP+P-1, segment r = row r's P exps"),
         Ram("pb", nbc, r * p * pw, segments=r, doc="probabilities, laid out as the exps"),
