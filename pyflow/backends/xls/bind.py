@@ -111,9 +111,10 @@ def free_running(verilog: str) -> str:
     """Drop the load enables of the core's pipeline data registers and of its bound primitives.
 
     The AXI4-Stream wrapper ties every output ready high (:mod:`pyflow.backends.xls.wrapper`) and all receives sit in
-    stage 0,
-    so a stage other than 0 never holds: a valid item moves on at the next edge, and what a register loads
-    while its stage carries no item is never used (the valid bits travel separately and keep their logic).
+    stage 0 (a RAM's read response, in a later stage, arrives the cycle after its request by construction:
+    pyflow/tools/xls.py), so a stage other than 0 never holds: a valid item moves on at the next edge, and what a
+    register loads while its stage carries no item is never used (the valid bits travel separately and keep their
+    logic).
     Without the enables, stage 0's "inputs present" signal no longer fans out to every clock enable (DSP
     CE pins included).  Registers with a reset (state, valid bits, skid buffers) are left alone.
     """

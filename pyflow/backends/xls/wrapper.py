@@ -2,7 +2,9 @@
 
 The wrapper buffers each input in LUT RAM, ties the core's output ready high behind a per-output FIFO with
 input admission (the core never stalls from the back), and registers the outputs; docs/RTL.md explains the
-flow control.  :data:`WRAPPER_LATENCY` is what it adds to the core's latency in the cycle model.
+flow control.  :data:`WRAPPER_LATENCY` is what it adds to the core's latency in the cycle model.  For each
+RAM of the spec (:class:`~pyflow.specs.base.Ram`) it instantiates the kernel's RAM module
+(``<kernel>_ram``, :mod:`pyflow.backends.xls.primitives`) on the core's RAM ports.
 """
 
 from __future__ import annotations
