@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,11 +68,26 @@ def vectors_at(spec: Any, n: int, l_rows: int, seed: int = 0) -> tuple[dict[str,
     return ins, spec.expected(ins)
 
 
+def full_range_at(spec: Any, n: int, l_rows: int, seed: int = 0) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:  # noqa: ANN401
+    """Like :func:`vectors_at`, with the extremes of the activation range in q and K (random signs: many
+    logits saturate, both ways, and the softmax is nearly one-hot) and V^T uniform over the whole range."""
+    ins, _ = vectors_at(spec, n, l_rows, seed)
+    g = np.random.default_rng([seed, n, l_rows])
+    f = spec.port("q").fmt
+    for name in ("q", "k"):
+        ins[name] = g.choice(np.array([f.raw_min, f.raw_max]), size=ins[name].size)
+    ins["vt"] = g.integers(f.raw_min, f.raw_max + 1, size=ins["vt"].size, dtype=np.int64)
+    return ins, spec.expected(ins)
+
+
 def run_lengths(spec: Any, simulator: str, lengths: Sequence[tuple[int, int]], build_root: Path,  # noqa: ANN401
-                sim_dir: Path | None = None, seed: int = 0) -> list[dict[str, Any]]:
-    """Simulate ``spec``'s RTL at each (n, l) of ``lengths``, without and with stalls; assert bit- and
-    cycle-exact at each; return the no-stall results.  One RTL build (XLS, cached in ``build_root``) and one
-    simulator build, or with ``sim_dir`` the simulator an earlier run built there."""
+                sim_dir: Path | None = None, seed: int = 0,
+                vectors: Callable[..., tuple[dict[str, np.ndarray], dict[str, np.ndarray]]] = vectors_at
+                ) -> list[dict[str, Any]]:
+    """Simulate ``spec``'s RTL at each (n, l) of ``lengths`` (inputs from ``vectors(spec, n, l, seed)``),
+    without and with stalls; assert bit- and cycle-exact at each; return the no-stall results.  One RTL build
+    (XLS, cached in ``build_root``) and one simulator build, or with ``sim_dir`` the simulator an earlier run
+    built there."""
     from pyflow.backends.xls.build import build_kernel, xls_options
     from pyflow.sim.kernel import make_job
     from testbench.runner import simulate
@@ -81,7 +96,7 @@ def run_lengths(spec: Any, simulator: str, lengths: Sequence[tuple[int, int]], b
     bdir = sim_dir or Path(build_root) / "sim" / spec.name / f"{simulator}_lengths"
     out = []
     for i, (n, l_rows) in enumerate(lengths):
-        job = make_job(spec, rtl.latency, seed, vectors=vectors_at(spec, n, l_rows, seed))
+        job = make_job(spec, rtl.latency, seed, vectors=vectors(spec, n, l_rows, seed))
         res = simulate(simulator, rtl.sources, rtl.top, job, bdir, tests=("nostall", "stalls"),
                        build_root=build_root, rebuild=i == 0 and sim_dir is None)
         where = f"{spec.name} at n = {n}, l = {l_rows} on {simulator}"

@@ -15,7 +15,8 @@ from __future__ import annotations
 import pytest
 
 from golden import flat_fixed as ff
-from hls.kernels.flat_attention.shapes import SHAPES, run_lengths
+from golden import llama_fixed as lf
+from hls.kernels.flat_attention.shapes import SHAPES, full_range_at, run_lengths
 from pyflow.backends.xls.build import build_kernel, xls_options
 from pyflow.project.config import load_project_config, small_config
 from pyflow.sim.flat_hw import flat_hw_report
@@ -47,6 +48,17 @@ def test_flat_attention_rtl_shapes(shape: str, lengths, tmp_path) -> None:
     """P = 8 over N = 20 keys (3 words a row, the last one part-filled) and P = 3, d = 12 (Icarus)."""
     spec = get_spec("flat_attention", SHAPES[shape]())
     run_lengths(spec, "icarus", lengths, tmp_path)
+
+
+@pytest.mark.xdist_group("rtl_flat_attention_shapes")
+def test_flat_attention_rtl_saturating_logits(tmp_path) -> None:
+    """Full-range q, K and V^T: logits saturate both ways in the DSLX logit requant (Icarus)."""
+    spec = get_spec("flat_attention", SHAPES["small"]())
+    s = SHAPES["small"]().scheme
+    ins, _ = full_range_at(spec, 16, 16)
+    logits = lf.qk(ins["q"].reshape(16, 16), ins["k"][: 16 * 16].reshape(16, 16), 16, s)
+    assert logits.max() == s.logit.raw_max and logits.min() == s.logit.raw_min
+    run_lengths(spec, "icarus", ((16, 16), (5, 7)), tmp_path, vectors=full_range_at)
 
 
 @pytest.mark.xdist_group("rtl_flat_attention_modes")
