@@ -15,7 +15,6 @@ softmax -> av chain); cycles: golden.cycles.flat_attention.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -133,11 +132,10 @@ def build(pc) -> KernelSpec:  # noqa: ANN001
     )
     qk_acc_w = signed_bits(d * mag(s.act) ** 2)
     # the logit requant: q.k x 2^k for a power-of-two scale is q.k with k fewer fraction bits (exact), so the
-    # rounding works on the narrow accumulator; then a saturation by the top bits (flat_attention.x.j2)
+    # rounding and saturation work on the narrow accumulator (flat_attention.x.j2)
     pow2 = scale & (scale - 1) == 0
     lg_in = qk_acc_w if pow2 else qk_acc_w + unsigned_bits(scale) + 1
     lg_shift = 2 * s.act.frac + s.qk_scale_frac - (scale.bit_length() - 1 if pow2 else 0) - s.logit.frac
-    lg_round = dataclasses.replace(s.logit, width=lg_in + 1 if lg_shift > 0 else lg_in - min(lg_shift, 0), ovf="WRAP")
     return KernelSpec(
         name=NAME,
         params=dm,
@@ -152,7 +150,6 @@ def build(pc) -> KernelSpec:  # noqa: ANN001
             "QK_SCALE_FRAC": s.qk_scale_frac,
             "LOGIT_IN_W": lg_in,  # what the logit requant rounds: q.k, or q.k x the scale constant
             "LOGIT_SHIFT": lg_shift,  # its fraction bits beyond the logit format's
-            "LOGIT_ROUND_FMT": lg_round,  # the rounded value before the saturation (no bit lost)
             "AV_ACC_W": signed_bits(cap * mag(s.prob) * mag(s.act)),
             "SUM_W": sum_fmt(s, cap).width,
             # formats of the on-chip buffers (golden.fixed.Fmt; the C++ header skips them, the templates use

@@ -123,14 +123,17 @@ def lane_raw(word: str, index: str, fmt: Fmt) -> str:
     return f"{word}[({index}) * u32:{w} +: {'s' if fmt.signed else 'u'}N[{w}]]"
 
 
-def requant_fn(name: str, in_bits: int, shift: int, fmt: Fmt, kernel: str | None = None) -> str:
+def requant_fn(name: str, in_bits: int, shift: int, fmt: Fmt, kernel: str | None = None, sat_bits: bool = False
+               ) -> str:
     """DSLX ``fn name(v: sN[in_bits]) -> <fmt raw type>``: assign ``v * 2**-(frac_in)`` to ``fmt``.
 
     ``shift = frac_in - fmt.frac`` (static).  Quantisation as ``fmt.rnd`` (TRN floor, RND half up,
     RND_CONV half to even), then ``fmt.ovf`` (SAT clamp or WRAP truncation), as ap_fixed assignment.
     With ``kernel``, the rounding decision, the rounding add and the saturation each end in a pipeline
     register (:func:`pyflow.backends.xls.ffi.pipe_fn` of that kernel): three carry chains in a row are too slow for
-    one FPGA clock at the widths the aligned products have.
+    one FPGA clock at the widths the aligned products have.  ``sat_bits``: the saturation tests the bits above the
+    format (all equal to the sign, or zero: in range) instead of comparing with both limits in a row, two wide
+    carry chains on an FPGA (same result).
     """
     from pyflow.backends.xls.ffi import pipe_fn
 
@@ -172,10 +175,17 @@ def requant_fn(name: str, in_bits: int, shift: int, fmt: Fmt, kernel: str | None
     qmin = -(1 << (b - 1))
     if fmt.ovf == "SAT" and (fmt.raw_max < qmax or fmt.raw_min > qmin):
         reg("q", b)
-        if fmt.raw_max < qmax:
-            lines.append(f"    let q = if q > sN[{b}]:{fmt.raw_max} {{ sN[{b}]:{fmt.raw_max} }} else {{ q }};")
-        if fmt.raw_min > qmin:
-            lines.append(f"    let q = if q < sN[{b}]:{fmt.raw_min} {{ sN[{b}]:{fmt.raw_min} }} else {{ q }};")
+        if sat_bits:
+            above = w - 1 if fmt.signed else w  # q is in range iff q >> above is 0 (or -1, signed)
+            ok = f"hi == sN[{b}]:0" + (f" || hi == sN[{b}]:-1" if fmt.signed else "")
+            lines.append(f"    let hi = q >> u32:{above};")
+            lines.append(f"    let q = if {ok} {{ q }} else if q < sN[{b}]:0 {{ sN[{b}]:{fmt.raw_min} }} "
+                         f"else {{ sN[{b}]:{fmt.raw_max} }};")
+        else:
+            if fmt.raw_max < qmax:
+                lines.append(f"    let q = if q > sN[{b}]:{fmt.raw_max} {{ sN[{b}]:{fmt.raw_max} }} else {{ q }};")
+            if fmt.raw_min > qmin:
+                lines.append(f"    let q = if q < sN[{b}]:{fmt.raw_min} {{ sN[{b}]:{fmt.raw_min} }} else {{ q }};")
     lines.append(f"    q as {'s' if fmt.signed else 'u'}N[{w}]")
     lines.append("}")
     return "\n".join(head + lines)
