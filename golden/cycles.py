@@ -180,21 +180,21 @@ def kv_cache_axi(n: int, head_dim: int, lanes: int, burst: int, read_gap: int, w
 
 
 def flat_attention(n_rows: int, n: int, head_dim: int, rows: int, lanes: int, depth: int) -> Timing:
-    """FLAT attention of one head (hls/kernels/flat_attention/spec.py): ``n_rows`` query rows in tiles of ``rows``.
+    """FLAT attention of one head (hls/kernels/flat_attention/spec.py): ``n_rows`` query rows (l) over ``n``
+    keys, in tiles of ``rows`` (R; the last tile has the l - (T-1)R rows left, T = ceil(l/R)).
 
-    Per tile, one activation per cycle: load the R x d query tile (R*d/P beats); stream K once (N*d/P beats,
-    R*P MACs per beat, the R logits of key j written to the R x N buffer and the row maxima updated on the
-    key's last beat: softmax pass 1 fused into the logit writes); exp pass (R*N/P cycles, P exps per cycle);
-    normalise pass (R*N/P cycles); stream V^T once (d*N/P beats, R*P MACs per beat) with one R-lane output
-    beat (column i of the tile's R output rows) on the last beat of each V^T row.
+    Per tile of r rows, one activation per cycle, no idle cycle: load the r x d query rows (r*d/P beats);
+    stream K once (n*d/P beats, R*P MACs per beat, the key's R logits written to the on-chip buffer and the
+    row maxima updated on its last beat: softmax pass 1 fused into the logit writes); exp pass (r*nb cycles,
+    nb = ceil(n/P) words per row: P exps per cycle, the padding lanes of the last word masked); normalise
+    pass (r*nb cycles); stream V^T once (d*nb beats, R*P MACs per beat) with one R-lane output beat (column
+    i of the tile's R output rows) on the last beat of each V^T row.
     """
-    tiles = n_rows // rows
-    if rows <= 0 or n_rows % rows:
-        raise ValueError(f"flat_attention: row tile {rows} must divide {n_rows} query rows")
-    qb = _beats(rows * head_dim, lanes, "flat_attention q")
-    kb = _beats(n * head_dim, lanes, "flat_attention k")
-    sb = _beats(rows * n, lanes, "flat_attention softmax")
-    vb = _beats(head_dim * n, lanes, "flat_attention vt")
-    row = _beats(n, lanes, "flat_attention vt row")
-    tile = qb + kb + 2 * sb + vb
-    return Timing(first=qb + kb + 2 * sb + row - 1 + depth, last=tiles * tile - 1 + depth, busy=tiles * tile)
+    if rows <= 0 or n_rows < 1:
+        raise ValueError(f"flat_attention: {n_rows} query rows in tiles of {rows}")
+    rb = _beats(head_dim, lanes, "flat_attention q/k row")
+    nb = row_beats(n, lanes)
+    tiles, r0 = -(-n_rows // rows), min(rows, n_rows)
+    # every query row: its q beats and its exp and normalise passes; every tile: a K pass and a V^T pass
+    busy = n_rows * (rb + 2 * nb) + tiles * (n * rb + head_dim * nb)
+    return Timing(first=r0 * (rb + 2 * nb) + n * rb + nb - 1 + depth, last=busy - 1 + depth, busy=busy)

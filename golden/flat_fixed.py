@@ -112,8 +112,9 @@ def unfused_onchip(n: int, d: int, s: FixedScheme) -> dict[str, float]:
 
 
 def flat_offchip(l: int, n: int, d: int, rows: int, s: FixedScheme) -> dict[str, int]:
-    """External-memory bytes of FLAT: Q read once, K and V^T once per row tile, O written once; no logits."""
-    tiles = l // rows
+    """External-memory bytes of FLAT: Q read once, K and V^T once per row tile (ceil(l / rows) tiles, the last
+    one partial), O written once; no logits."""
+    tiles = -(-l // rows)
     parts = {
         "q": l * d * mem_bytes(s.act),
         "k": tiles * n * d * mem_bytes(s.act),

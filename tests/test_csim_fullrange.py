@@ -61,6 +61,8 @@ def full_range_inputs(spec, pc, seed: int) -> dict[str, np.ndarray]:  # noqa: AN
         # log-uniform sum: from far below the exps (probabilities saturate) to the format's maximum
         width = spec.port("sum").fmt.width
         ins["sum"] = np.array([max(1, int(2.0 ** r.uniform(0, width)) - 1)])
+    elif name == "flat_attention":
+        ins["l"] = np.array([ports["q"].rows])  # the query rows the port sizes at n were taken for
     elif name in ("kv_cache", "attention_decode", "decode_step"):
         ins["pos"] = np.array([n - 1])  # (n: the capacity unless the kernel takes a run-time length)
     if name == "rope":

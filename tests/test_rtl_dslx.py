@@ -19,11 +19,12 @@ SHAPES = [  # (input bits, shift = frac_in - fmt.frac, output format width/frac/
 ]
 
 
+@pytest.mark.parametrize("sat_bits", [False, True])
 @pytest.mark.parametrize("rnd", ["TRN", "RND", "RND_CONV"])
 @pytest.mark.parametrize("ovf", ["SAT", "WRAP"])
-def test_requant_fn_matches_golden(rnd, ovf):
+def test_requant_fn_matches_golden(rnd, ovf, sat_bits):
     cases = [(a, s, Fmt(w, f, sg, rnd, ovf)) for a, s, (w, f, sg) in SHAPES]
-    src = "\n\n".join(requant_fn(f"rq{i}", a, s, f) for i, (a, s, f) in enumerate(cases))
+    src = "\n\n".join(requant_fn(f"rq{i}", a, s, f, sat_bits=sat_bits) for i, (a, s, f) in enumerate(cases))
     pkg = xls.parse_ir_package(xls.convert_dslx_to_ir(src, "rq.x", "rq"))
     rng = np.random.default_rng(7)
     for i, (a, s, f) in enumerate(cases):

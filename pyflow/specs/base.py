@@ -25,6 +25,13 @@ Contract shared by every consumer (C++ and RTL testbenches alike)
   (:meth:`Port.at`).  Padding lanes of an input are don't-care (the kernel masks them: the testbenches fill
   them with garbage); padding lanes of an output are 0.  Such a port carries TLAST on the last beat of the
   transfer, whatever ``n`` is.
+* **Several run-time lengths.**  A kernel may take more than one (``flat_attention``: keys ``n`` and query
+  rows ``l``).  Its ``length_of`` then returns a mapping (``{"n": 16, "l": 5}``; ``n`` is the one
+  ``max_length`` bounds and decode positions set) and its ``shape_at(lengths)`` gives ``(rows, cols)`` of every
+  run-time port at those lengths (a port's size may be a product of lengths, e.g. K re-streamed once per tile
+  of query rows); ``shape_at`` and ``cycles`` also accept a plain ``n``, meaning the kernel's default for the
+  other lengths (what ``make_vectors(seed, n)`` uses).  :meth:`KernelSpec.length`, :meth:`KernelSpec.ports_at`
+  and :meth:`KernelSpec.timing` pass such a mapping through, so consumers need not know how many there are.
 * **Port kinds.**  ``axis`` = AXI4-Stream (valid/ready handshake, data, optional last);
   ``m_axi`` = AXI4 memory-mapped master (``beats`` is then the buffer's size in bus words, ``lanes`` the
   elements per bus word, packed like a beat and padded to ``mem_word_bits``, a power of two; direction
@@ -40,6 +47,8 @@ Contract shared by every consumer (C++ and RTL testbenches alike)
 * **cycles(depth)** (``cycles(depth, n)`` with a run-time length; :meth:`KernelSpec.timing` calls either)
   returns a ``golden.cycles.Timing`` (``first`` / ``last`` output-beat cycles counted
   from the first input handshake, ``busy`` beats) for a kernel of latency ``depth`` (docs/FIXED_POINT.md).
+* **rams**: the on-chip RAMs of the kernel's RTL (:class:`Ram`): the DSLX proc talks to each through XLS RAM
+  channels, which XLS rewrites into RAM ports; the AXI4-Stream wrapper instantiates the RAM.
 * **luts**: name -> :class:`Lut` (raw int values + element format).  Templates must take LUT contents and
   every numeric constant from the spec (``luts``, ``consts``, ``params``), never type them in.
 * **params** are the user-visible shape/lane parameters (``P``, ``N``, ``D`` ...); **consts** are derived
@@ -94,7 +103,8 @@ class Port:
     #: Row layout (0: none): ``rows`` rows of ``cols`` elements at capacity, each row padded to whole beats.
     rows: int = 0
     cols: int = 0
-    #: ``"rows"`` or ``"cols"``: that dimension is the run-time length ``n`` (``""``: the port is static).
+    #: ``"rows"`` or ``"cols"``: that dimension is the run-time length ``n`` (``""``: the port is static).  In a
+    #: kernel with :attr:`KernelSpec.shape_at` it marks the port as run-time sized; the spec gives both dimensions.
     runtime: str = ""
 
     def __post_init__(self) -> None:
@@ -128,7 +138,11 @@ class Port:
         """This port at run-time length ``n`` (itself when static): rows or cols replaced, beats recomputed."""
         if not self.runtime:
             return self
-        rows, cols = (n, self.cols) if self.runtime == "rows" else (self.rows, n)
+        return self.resized(*((n, self.cols) if self.runtime == "rows" else (self.rows, n)))
+
+    def resized(self, rows: int, cols: int) -> Port:
+        """This port with a row layout of ``rows`` rows of ``cols`` elements (beats recomputed, TLAST on the last
+        beat when it has one): the general form of :meth:`at`, for sizes that follow several lengths."""
         beats = rows * -(-cols // self.lanes)
         return dataclasses.replace(self, rows=rows, cols=cols, beats=beats,
                                    tlast_every=beats if self.tlast_every else 0)
@@ -258,6 +272,40 @@ class Lut:
         return index_bits(self.depth)
 
 
+@dataclass(frozen=True)
+class Ram:
+    """An on-chip RAM of a kernel's RTL: ``depth`` words of ``width`` bits, one read and one write port,
+    read data one cycle after the read request, writes masked in ``segments`` equal parts of the word.
+
+    The DSLX proc declares four channels per RAM (:func:`pyflow.backends.xls.dslx.ram_channels`); XLS rewrites
+    them into RAM ports (``ram_<name>_rd_addr`` ...), and the AXI4-Stream wrapper instantiates the RAM
+    (``<kernel>_ram`` in the kernel's primitives).  The compile schedules a RAM's read and write requests in
+    the same pipeline stage, so every read sees exactly the writes of earlier activations, as proc state would.
+    """
+
+    name: str
+    depth: int
+    width: int
+    segments: int = 1
+    doc: str = ""
+
+    def __post_init__(self) -> None:
+        if self.depth < 1 or self.width < 1 or self.segments < 1 or self.width % self.segments:
+            raise ValueError(f"ram {self.name}: depth and width must be >= 1 and the {self.segments} write "
+                             f"segments must divide the width {self.width}")
+
+    @property
+    def addr_bits(self) -> int:
+        """Address width (``ceil(log2(depth))``, at least 1)."""
+        from pyflow.specs.common import index_bits
+
+        return index_bits(self.depth)
+
+    def key(self) -> dict[str, Any]:
+        """A JSON-able description (for hashes and reports)."""
+        return {"name": self.name, "depth": self.depth, "width": self.width, "segments": self.segments}
+
+
 @dataclass(frozen=True, eq=False)
 class KernelSpec:
     """Everything a stage needs to know about one kernel; see the module docstring."""
@@ -279,13 +327,22 @@ class KernelSpec:
     op_cycles: Callable[[str, Mapping[str, int], int], Timing] | None = None
     #: Capacity of a kernel with a run-time length (the most keys it holds); None for a static kernel.
     max_length: int | None = None
-    #: The run-time length ``n`` of an invocation from its scalar inputs (default: ``n``, or ``pos`` + 1).
-    length_of: Callable[[Arrays], int] | None = None
+    #: The run-time length ``n`` of an invocation from its scalar inputs (default: ``n``, or ``pos`` + 1), or a
+    #: mapping of several lengths (``{"n": ..., "l": ...}``: see "Several run-time lengths" above).
+    length_of: Callable[[Arrays], int | Mapping[str, int]] | None = None
+    #: ``(rows, cols)`` of every run-time port at the given lengths (a mapping, or a plain ``n``), for a kernel
+    #: whose port sizes follow several lengths; None: each run-time port follows ``n`` (:meth:`Port.at`).
+    shape_at: Callable[[Any], Mapping[str, tuple[int, int]]] | None = None
+    #: On-chip RAMs of the kernel's RTL (:class:`Ram`).
+    rams: tuple[Ram, ...] = ()
 
     def __post_init__(self) -> None:
         names = [p.name for p in self.ports]
         if len(set(names)) != len(names):
             raise ValueError(f"kernel {self.name}: duplicate port names {names}")
+        rams = [r.name for r in self.rams]
+        if len(set(rams)) != len(rams):
+            raise ValueError(f"kernel {self.name}: duplicate RAM names {rams}")
 
     @property
     def inputs(self) -> tuple[Port, ...]:
@@ -309,35 +366,44 @@ class KernelSpec:
         """True when the kernel takes a run-time length (its behaviour depends on the decode position)."""
         return self.max_length is not None
 
-    def length(self, inputs: Arrays) -> int:
-        """The run-time length ``n`` of the invocation ``inputs`` (the capacity for a static kernel)."""
+    def length(self, inputs: Arrays) -> int | dict[str, int]:
+        """The run-time length ``n`` of the invocation ``inputs`` (0 for a static kernel), or the mapping of
+        its lengths for a kernel with several."""
         if not self.runtime:
             return 0
         if self.length_of is not None:
-            n = int(self.length_of(inputs))
-        elif "n" in inputs:
-            n = int(np.asarray(inputs["n"]).reshape(-1)[0])
-        else:
-            n = int(np.asarray(inputs["pos"]).reshape(-1)[0]) + 1
-        return n
+            n = self.length_of(inputs)
+            return {k: int(v) for k, v in n.items()} if isinstance(n, Mapping) else int(n)
+        if "n" in inputs:
+            return int(np.asarray(inputs["n"]).reshape(-1)[0])
+        return int(np.asarray(inputs["pos"]).reshape(-1)[0]) + 1
 
-    def ports_at(self, n: int) -> tuple[Port, ...]:
-        """Every port at run-time length ``n``."""
-        return tuple(p.at(n) for p in self.ports)
+    def ports_at(self, n: int | Mapping[str, int]) -> tuple[Port, ...]:
+        """Every port at run-time length ``n`` (or at the lengths of a mapping, :attr:`shape_at`)."""
+        if self.shape_at is not None:
+            shapes = self.shape_at(n)
+            return tuple(p.resized(*shapes[p.name]) if p.runtime else p for p in self.ports)
+        if isinstance(n, Mapping):
+            n = n["n"]
+        return tuple(p.at(int(n)) for p in self.ports)
 
-    def timing(self, depth: int, n: int | None = None) -> Timing | None:
-        """The cycle model for pipeline depth ``depth`` at run-time length ``n`` (capacity by default)."""
+    def timing(self, depth: int, n: int | Mapping[str, int] | None = None) -> Timing | None:
+        """The cycle model for pipeline depth ``depth`` at run-time length ``n`` (capacity by default; a
+        mapping of lengths for a kernel with several)."""
         if self.cycles is None:
             return None
         if not self.runtime:
             return self.cycles(depth)
-        return self.cycles(depth, self.max_length if n is None else int(n))
+        if n is None:
+            n = self.max_length
+        return self.cycles(depth, n if isinstance(n, Mapping) else int(n))
 
     def expected(self, inputs: Arrays) -> Arrays:
         """Golden outputs for ``inputs``, checked against the declared port shapes (at the run-time length)."""
         n = self.length(inputs)
-        if self.runtime and not 1 <= n <= int(self.max_length):
-            raise ValueError(f"kernel {self.name}: run-time length n = {n} outside 1..{self.max_length}")
+        keys = n["n"] if isinstance(n, Mapping) else n
+        if self.runtime and not 1 <= keys <= int(self.max_length):
+            raise ValueError(f"kernel {self.name}: run-time length n = {keys} outside 1..{self.max_length}")
         ports = {p.name: p for p in self.ports_at(n)} if self.runtime else {p.name: p for p in self.ports}
         for p in (ports[q.name] for q in self.inputs):
             if p.name not in inputs:
@@ -379,6 +445,7 @@ class KernelSpec:
                     .hexdigest()}
                 for k, v in sorted(self.luts.items())
             },
+            **({"rams": [r.key() for r in self.rams]} if self.rams else {}),
         }
 
     def digest(self) -> str:

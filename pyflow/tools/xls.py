@@ -10,6 +10,15 @@ edge ``t + S - 1``; each I/O flop level (skid buffer) adds one more cycle.  :att
 that sum, parsed from the generated Verilog.  By default no I/O is flopped here: the AXI4-Stream wrapper
 (:mod:`pyflow.backends.xls.build`) buffers the inputs, registers the outputs in its output FIFO and ties the core's
 output ready high, so XLS's stage-to-stage stall chain folds away in synthesis.
+
+RAMs (:class:`RamChannels`): a proc may talk to on-chip RAMs through XLS RAM channels, which codegen rewrites
+into RAM ports (``ram_configurations``).  A RAM's response follows its request by the read latency, so XLS
+cannot put every receive in the first stage and every send in the last (``receives_first_sends_last``).
+Such a core is scheduled twice instead: once to learn the number of stages S, then with S stages and I/O
+constraints that put every stream receive in stage 0 and every stream send in stage S - 1 (the same
+placement, so the latency convention above holds).  Each RAM's read requests are constrained to the stage of
+its write requests: an activation's read then follows every write of the activations before it and
+precedes those after it, as with proc state, whatever the RAM's read-during-write behaviour.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +55,38 @@ FIXED_CODEGEN: dict[str, Any] = {
 }
 #: Seconds one compile may take before it is treated as failed.
 COMPILE_TIMEOUT_S = 600
+
+
+@dataclass(frozen=True)
+class RamChannels:
+    """One RAM of a proc (1 read + 1 write port): the codegen name of its ports (``<name>_rd_addr`` ...) and the
+    DSLX names of its four channels (read request / response, write request / completion)."""
+
+    name: str
+    rd_req: str
+    rd_resp: str
+    wr_req: str
+    wr_comp: str
+
+
+def ram_constraints(dslx_module: str, rams: Sequence[RamChannels]) -> tuple[list[str], list[str]]:
+    """(``ram_configurations``, ordering ``io_constraints``) of ``rams`` in module ``dslx_module``."""
+    def ir(chan: str) -> str:
+        return f"{dslx_module}__{chan}"
+
+    configs = [f"{r.name}:1R1W:{ir(r.rd_req)}:{ir(r.rd_resp)}:{ir(r.wr_req)}:{ir(r.wr_comp)}" for r in rams]
+    order = [f"{ir(r.wr_req)}:send:{ir(r.rd_req)}:send:0:0" for r in rams]
+    return configs, order
+
+
+def stage_pins(dslx_module: str, inputs: Sequence[str], outputs: Sequence[str], stages: int) -> list[str]:
+    """I/O constraints that put every receive of ``inputs`` in stage 0 and every send of ``outputs`` in
+    stage ``stages - 1`` (DSLX channel names)."""
+    if not outputs:
+        raise FlowError("xls: a proc with RAMs needs an output channel to pin its stages to")
+    ref = f"{dslx_module}__{outputs[0]}"
+    pins = [f"{dslx_module}__{c}:recv:{ref}:send:{stages - 1}:{stages - 1}" for c in inputs]
+    return pins + [f"{ref}:send:{dslx_module}__{c}:send:0:0" for c in outputs[1:]]
 
 
 @dataclass(frozen=True)
@@ -138,11 +180,14 @@ def compile_dslx(
     module_name: str,
     options: XlsOptions,
     build_root: Path | str = "build",
+    rams: Sequence[RamChannels] = (),
+    streams: tuple[Sequence[str], Sequence[str]] = ((), ()),
 ) -> XlsResult:
     """Compile top proc ``proc`` of DSLX ``dslx_text`` to Verilog module ``module_name``.
 
-    Reuses ``build/rtl/<kernel>/`` when the content hash matches; raises FlowError with the
-    first useful line of the XLS message on failure.
+    ``rams``: the proc's RAMs (module docstring); ``streams``: the DSLX names of its other input and output
+    channels (pinned to the first and last stage when there are RAMs).  Reuses ``build/rtl/<kernel>/`` when
+    the content hash matches; raises FlowError with the first useful line of the XLS message on failure.
     """
     out_dir = Path(build_root) / "rtl" / kernel
     request = {
@@ -153,6 +198,10 @@ def compile_dslx(
         "options": asdict(options),
         "fixed": FIXED_CODEGEN,
     }
+    if rams:
+        configs, order = ram_constraints(dslx_module, rams)
+        request["rams"] = {"configurations": configs, "order": order,
+                           "inputs": list(streams[0]), "outputs": list(streams[1])}
     key = hashlib.sha256(json.dumps([request, xls_version()], sort_keys=True).encode()).hexdigest()[:20]
     vpath = out_dir / f"{module_name}.xls.v"
     meta_path = out_dir / "xls_meta.json"
@@ -218,18 +267,41 @@ def _worker() -> None:
 
         ir = xls.convert_dslx_to_ir(req["dslx"], f"{req['dslx_module']}.x", req["dslx_module"])
         opt_ir = xls.optimize_ir(ir, req["top"])
-        pkg = xls.parse_ir_package(opt_ir)
         flops: dict[str, Any] = {"flop_inputs": bool(opts["input_flops"]), "flop_outputs": False}
         if opts["input_flops"]:
             flops["flop_inputs_kind"] = "skid_buffer"
-        result = pkg.schedule_and_codegen(
-            generator="pipeline", top=req["top"], module_name=req["module_name"],
-            delay_model=opts["delay_model"], clock_period_ps=int(opts["clock_period_ps"]),
-            pipeline_stages=opts["pipeline_stages"], with_delay_model=True,
-            worst_case_throughput=int(opts["worst_case_throughput"]),
-            ffi_fallback_delay_ps=int(opts.get("ffi_delay_ps") or opts["clock_period_ps"]),
-            reset=opts["reset"], reset_active_low=bool(opts["reset_active_low"]), **req["fixed"], **flops,
-        )
+
+        def schedule(stages: int | None, **extra: Any) -> Any:
+            pkg = xls.parse_ir_package(opt_ir)  # codegen rewrites the package (RAM channels): parse it afresh
+            return pkg.schedule_and_codegen(
+                generator="pipeline", top=req["top"], module_name=req["module_name"],
+                delay_model=opts["delay_model"], clock_period_ps=int(opts["clock_period_ps"]),
+                pipeline_stages=stages, with_delay_model=True,
+                worst_case_throughput=int(opts["worst_case_throughput"]),
+                ffi_fallback_delay_ps=int(opts.get("ffi_delay_ps") or opts["clock_period_ps"]),
+                reset=opts["reset"], reset_active_low=bool(opts["reset_active_low"]), **{**req["fixed"], **extra},
+                **flops,
+            )
+
+        rams = req.get("rams")
+        if not rams:
+            result = schedule(opts["pipeline_stages"])
+        else:
+            ram_kw = {"ram_configurations": rams["configurations"], "receives_first_sends_last": False}
+            stages = opts["pipeline_stages"]
+            if stages is None:  # the first schedule only counts the stages
+                first = schedule(None, io_constraints=rams["order"], **ram_kw)
+                stages = parse_pipeline(first.get_verilog_text())[0]
+            result, error = None, None
+            for extra in range(3):  # pinning the streams rarely needs a stage more; never more than two
+                pins = stage_pins(req["dslx_module"], rams["inputs"], rams["outputs"], stages + extra)
+                try:
+                    result = schedule(stages + extra, io_constraints=rams["order"] + pins, **ram_kw)
+                    break
+                except RuntimeError as exc:
+                    error = exc
+            if result is None:
+                raise error  # type: ignore[misc]
         print(json.dumps({"verilog": result.get_verilog_text(), "opt_ir": opt_ir}))
     except Exception as exc:  # noqa: BLE001 - every XLS failure becomes one message for the parent
         print(json.dumps({"error": _first_useful_line(str(exc)) or type(exc).__name__}))

@@ -1,11 +1,13 @@
-"""flat_attention at the small test dimensions: C-sim bit-exact, RTL bit- and cycle-exact on Verilator and Icarus
-(other shapes, rounding modes and the golden's tiling: the test_flat_*.py files beside this one)."""
+"""flat_attention at the small test dimensions: C-sim bit-exact, RTL bit- and cycle-exact on Verilator and Icarus,
+at the decode positions (n keys, l = n query rows) and at pairs of n and l that vary independently (other
+shapes, rounding modes and the golden's tiling: the test_flat_*.py files beside this one)."""
 
 from __future__ import annotations
 
 import pytest
 
-from testbench.checks import SIMULATORS, check_csim, check_rtl
+from hls.kernels.flat_attention.shapes import SMALL_LENGTHS, run_lengths
+from testbench.checks import SIMULATORS, check_csim, check_rtl, small_spec
 
 KERNEL = "flat_attention"
 pytestmark = pytest.mark.xdist_group(f"kernel_{KERNEL}")
@@ -18,4 +20,7 @@ def test_csim(tmp_path_factory: pytest.TempPathFactory) -> None:
 @pytest.mark.rtl
 @pytest.mark.parametrize("simulator", SIMULATORS)
 def test_rtl(simulator: str, tmp_path_factory: pytest.TempPathFactory) -> None:
-    check_rtl(KERNEL, simulator, tmp_path_factory.getbasetemp() / "rtl_kernels")
+    root = tmp_path_factory.getbasetemp() / "rtl_kernels"
+    check_rtl(KERNEL, simulator, root)
+    # the same RTL and simulator build at (n, l) pairs, the padding lanes of V^T full of garbage
+    run_lengths(small_spec(KERNEL), simulator, SMALL_LENGTHS, root, sim_dir=root / "sim" / KERNEL / simulator)

@@ -92,21 +92,49 @@ def test_spec_golden_and_out_layout(pc) -> None:
 def _schedule(l_rows: int, n: int, d: int, r: int, p: int, depth: int) -> tuple[int, int, int]:
     """Walk the kernel's activations one by one (phases of hls/kernels/flat_attention/flat_attention.x.j2)."""
     cyc, outs = 0, []
-    for _ in range(l_rows // r):
-        cyc += r * d // p  # load q tile
+    words = -(-n // p)  # a row of n keys in words of P lanes, the last one part-filled
+    for t0 in range(0, l_rows, r):
+        rows = min(r, l_rows - t0)  # the last tile holds what is left
+        cyc += rows * d // p  # load the tile's query rows
         cyc += n * d // p  # stream K
-        cyc += 2 * (r * n // p)  # exp and normalise passes
+        cyc += 2 * words * rows  # exp and normalise passes, word by word
         for _i in range(d):
-            cyc += n // p
+            cyc += words
             outs.append(cyc - 1 + depth)
     return outs[0], outs[-1], cyc
 
 
-@pytest.mark.parametrize(("l_rows", "n", "d", "r", "p"), [(16, 16, 16, 4, 4), (8, 8, 16, 4, 2), (6, 12, 8, 3, 4)])
+@pytest.mark.parametrize(("l_rows", "n", "d", "r", "p"), [(16, 16, 16, 4, 4), (8, 8, 16, 4, 2), (6, 12, 8, 3, 4),
+                                                          (7, 5, 16, 4, 4), (1, 1, 16, 4, 4), (13, 20, 16, 4, 8),
+                                                          (10, 10, 12, 4, 3)])
 def test_cycle_model_matches_activation_walk(l_rows, n, d, r, p) -> None:
     t = cycles.flat_attention(l_rows, n, d, r, p, 7)
     first, last, busy = _schedule(l_rows, n, d, r, p, 7)
     assert (t.first, t.last, t.busy) == (first, last, busy)
+
+
+def test_spec_runtime_lengths_and_partial_tiles(pc) -> None:
+    """n keys and l query rows at run time: the port sizes follow both, a partial last tile's missing rows are
+    0 in the output stream, and every tile equals the unfused chain over the n keys."""
+    spec = get_spec("flat_attention", pc)
+    r, d = spec.params["R"], spec.params["D"]
+    for n, l_rows in ((5, 7), (16, 1), (1, 16), (11, 13)):
+        ins = {k: np.asarray(v).reshape(-1) for k, v in spec.make_vectors(2, n, l_rows).items()}
+        assert spec.length(ins) == {"n": n, "l": l_rows}
+        ports = {p.name: p for p in spec.ports_at(spec.length(ins))}
+        tiles = -(-l_rows // r)
+        assert (ports["q"].beats, ports["k"].beats) == (l_rows * d // 4, tiles * n * d // 4)
+        assert (ports["vt"].beats, ports["out"].beats) == (tiles * d * -(-n // 4), tiles * d)
+        out = spec.expected(ins)["out"]
+        assert out.size == tiles * d * r
+        assert not out.reshape(tiles, d, r)[-1, :, l_rows - (tiles - 1) * r:].any()  # rows beyond l
+        keys, values = ins["k"][: n * d].reshape(n, d), ins["vt"][: d * n].reshape(d, n).T
+        want = ff.unfused_attention(ins["q"].reshape(l_rows, d), keys, values, S)
+        assert np.array_equal(from_out_stream(out, l_rows, d, r), want)
+        assert spec.timing(9, spec.length(ins)) == cycles.flat_attention(l_rows, n, d, r, 4, 9)
+    # a plain n means l = min(n, L): the prefill of n tokens (what the decode positions of the tests use)
+    assert spec.timing(9, 7) == cycles.flat_attention(7, 7, d, r, 4, 9)
+    assert spec.vectors(0, 7)[0]["l"].tolist() == [7]
 
 
 def _counting_ops(monkeypatch) -> dict[str, int]:
@@ -140,7 +168,7 @@ def test_offchip_models_match_counted_traffic(monkeypatch) -> None:
     assert ff.unfused_offchip(l_rows, n, d, S)["total"] == moved["bytes"]
     # FLAT: exactly what its ports carry (K and V^T once per tile), 2-byte act words
     spec = get_spec("flat_attention", dataclasses.replace(small_config(load_project_config()), max_length=n))
-    words = sum(p.elements for p in spec.ports)
+    words = sum(p.elements for p in spec.ports if p.kind == "axis")  # (n and l: scalar registers)
     l_spec, r_spec = spec.params["L"], spec.params["R"]
     assert ff.flat_offchip(l_spec, n, spec.params["D"], r_spec, S)["total"] == words * 2
     assert ff.flat_offchip(l_rows, n, d, r, S)["logit"] == 0

@@ -111,11 +111,13 @@ def free_running(verilog: str) -> str:
     """Drop the load enables of the core's pipeline data registers and of its bound primitives.
 
     The AXI4-Stream wrapper ties every output ready high (:mod:`pyflow.backends.xls.wrapper`) and all receives sit in
-    stage 0,
-    so a stage other than 0 never holds: a valid item moves on at the next edge, and what a register loads
-    while its stage carries no item is never used (the valid bits travel separately and keep their logic).
+    stage 0 (a RAM's read response, in a later stage, arrives the cycle after its request by construction:
+    pyflow/tools/xls.py), so a stage other than 0 never holds: a valid item moves on at the next edge, and what a
+    register loads while its stage carries no item is never used (the valid bits travel separately and keep their
+    logic).
     Without the enables, stage 0's "inputs present" signal no longer fans out to every clock enable (DSP
-    CE pins included).  Registers with a reset (state, valid bits, skid buffers) are left alone.
+    CE pins included).  Registers with a reset (state, valid bits, skid buffers) are left alone, except the
+    bookkeeping of XLS's RAM rewrite (:func:`ram_free_running`).
     """
     out: list[str] = []
     for block in re.split(r"(?=^  always @ \(posedge \w+\) begin\n)", verilog, flags=re.M):
@@ -125,7 +127,42 @@ def free_running(verilog: str) -> str:
             block = "\n  end\n".join(head)
         out.append(block)
     text = "".join(out)
-    return re.sub(r"\.(ce[ab]?)\((?!1'b0\))[^()]*\)", r".\1(1'b1)", text)
+    text = re.sub(r"\.(ce[ab]?)\((?!1'b0\))[^()]*\)", r".\1(1'b1)", text)
+    return ram_free_running(text)
+
+
+#: XLS's RAM rewrite (``ram_configurations``, pyflow/tools/xls.py), per RAM ``<r>``: the term "the read response
+#: of this stage's activation is there" of the stage that receives it, ...
+_RAM_RESP_VALID = re.compile(r"^(?P<lhs>\s*assign \w+ = )__(?P<r>\w+)_rd_en__1_delay_reg \| "
+                             r"__(?P=r)_ram_zero_latency\d+_valid_skid_reg \| \w+;$", re.M)
+#: ... and the flags "this stage's request was already sent" and "a response waits in the skid buffer".
+_RAM_FLAGS = re.compile(r"^(?P<ind>\s*)(?P<r>__\w+_(?:rd|wr)_req_already_done_reg|"
+                        r"__\w+_ram_zero_latency\d+_valid_skid_reg) <= (?!1'h0;)[^;]+;$", re.M)
+
+
+def ram_free_running(verilog: str) -> str:
+    """Fold the flow control that XLS's RAM rewrite adds, as :func:`free_running` folds the load enables.
+
+    A RAM request goes out in one stage and its response is received in the next (pyflow/tools/xls.py).  When
+    no stage but stage 0 holds, a request is never sent twice, its response is taken the cycle it arrives (never
+    parked in the rewrite's skid buffer), and a stage that receives a response always holds one: so the
+    "already sent" flags and the skid buffers' valid bits stay 0 and the "response there" term is 1.  Left as
+    XLS writes them, those registers feed every stage's ready back through all the stages before it (the
+    stall chain the tied-high output ready otherwise folds away), one LUT level per stage.
+    """
+    valid = list(_RAM_RESP_VALID.finditer(verilog))
+    flags = list(_RAM_FLAGS.finditer(verilog))
+    rams = set(re.findall(r"^\s*output wire (?:\[[^\]]*\] )?(\w+)_rd_en,?$", verilog, re.M))
+    if not rams:
+        return verilog
+    if {m["r"] for m in valid} != rams or len(flags) != 3 * len(rams):
+        from pyflow.errors import FlowError
+
+        raise FlowError(f"rtl: the RAM flow control of the XLS core ({len(valid)} response terms and {len(flags)} "
+                        f"flags for RAMs {sorted(rams)}) is not the one pyflow/backends/xls/bind.py folds: XLS's "
+                        "output format changed")
+    text = _RAM_RESP_VALID.sub(lambda m: f"{m['lhs']}1'b1;", verilog)
+    return _RAM_FLAGS.sub(lambda m: f"{m['ind']}{m['r']} <= 1'h0;", text)
 
 
 _MUL_REG = r"^(?P<ind>\s*){mod} #\((?P<params>[^;]*?)\) (?P<inst>\w+) " \

@@ -22,7 +22,7 @@ from typing import Any
 
 from pyflow.backends.templates import render, write_if_changed
 from pyflow.backends.xls import bind, primitives
-from pyflow.backends.xls.dslx import has_dslx, render_dslx
+from pyflow.backends.xls.dslx import chan, has_dslx, ram_channels, render_dslx
 from pyflow.backends.xls.wrapper import CLK, RST, WRAPPER_LATENCY, render_wrapper
 from pyflow.errors import FlowError
 from pyflow.paths import BUILD, TEMPLATES, kernel_folder
@@ -109,9 +109,12 @@ def build_kernel(spec: KernelSpec, options: xtool.XlsOptions | None = None, buil
     options = options or xls_options()
     source = render_dslx(spec, template)
     core = f"{spec.name}_core"
-    res = xtool.compile_dslx(spec.name, source, spec.name, spec.name, core, options, build_root)
+    streams = ([chan(p) for p in spec.inputs if p.kind in ("axis", "scalar")],
+               [chan(p) for p in spec.outputs if p.kind == "axis"])
+    res = xtool.compile_dslx(spec.name, source, spec.name, spec.name, core, options, build_root,
+                             rams=[ram_channels(r) for r in spec.rams], streams=streams)
     out = Path(build_root) / "rtl" / spec.name
-    prims_text = primitives.render_prims(spec.name, dict(spec.luts))
+    prims_text = primitives.render_prims(spec.name, dict(spec.luts), spec.rams)
     bound, stats = bind.bind_core(res.verilog_path.read_text(), spec.name, CLK, prims_text)
     if stats.unbound():
         raise FlowError(f"rtl: {spec.name}: a table read is not registered on its own in the XLS pipeline "

@@ -18,8 +18,9 @@ from golden.llama_fixed import acc_bits
 from pyflow.backends.templates import context, environment
 from pyflow.errors import FlowError
 from pyflow.paths import kernel_folder
-from pyflow.specs.base import KernelSpec, Port
+from pyflow.specs.base import KernelSpec, Port, Ram
 from pyflow.specs.common import index_bits
+from pyflow.tools.xls import RamChannels
 
 #: Prepended to every DSLX module.  xls-python 0.1.9934 aborts (std::out_of_range in the IR converter)
 #: on a module whose only definition is a proc containing a ``for`` loop; any function before it avoids it.
@@ -50,6 +51,24 @@ def chan_bits(port: Port) -> int:
     return port.word_bits + int(core_last(port))
 
 
+def ram_channels(ram: Ram) -> RamChannels:
+    """The DSLX channels of RAM ``ram`` (``ram_<name>_rd_req`` ...) and the name of its RAM ports
+    (``ram_<name>``: ``ram_<name>_rd_addr`` ... after XLS's RAM rewrite)."""
+    base = f"ram_{ram.name}"
+    return RamChannels(base, f"{base}_rd_req", f"{base}_rd_resp", f"{base}_wr_req", f"{base}_wr_comp")
+
+
+def ram_chan_decls(ram: Ram) -> list[str]:
+    """DSLX declarations (``name: chan<T> dir``) of the four channels of RAM ``ram``: read request
+    ``(addr, ())``, read response ``(word,)``, write request ``(addr, word, mask)`` (mask ``uN[segments]``, or
+    ``()`` for one segment), write completion ``()``."""
+    ch = ram_channels(ram)
+    addr, word = f"uN[{ram.addr_bits}]", f"uN[{ram.width}]"
+    mask = f"uN[{ram.segments}]" if ram.segments > 1 else "()"
+    return [f"{ch.rd_req}: chan<({addr}, ())> out", f"{ch.rd_resp}: chan<({word},)> in",
+            f"{ch.wr_req}: chan<({addr}, {word}, {mask})> out", f"{ch.wr_comp}: chan<()> in"]
+
+
 def dslx_array(values: Iterable[int], per_line: int = 12) -> str:
     """DSLX array literal body: comma-separated integers, ``per_line`` per line."""
     vals = [str(int(v)) for v in values]
@@ -63,6 +82,7 @@ def dslx_environment(kernel: str | None = None) -> jinja2.Environment:
     env = environment("dslx", kernel)
     env.filters["dslx_array"] = dslx_array
     env.globals.update(index_bits=index_bits, chan=chan, chan_bits=chan_bits, core_last=core_last,
+                       ram_channels=ram_channels, ram_chan_decls=ram_chan_decls,
                        requant_fn=requant_fn, lane=lane, lane_raw=lane_raw,
                        sbits=sbits, pack_lanes=pack_lanes, acc_bits=acc_bits,
                        mul_fn=ffi.mul_fn, rom_fn=ffi.rom_fn, pipe_fn=ffi.pipe_fn, shl_fn=ffi.shl_fn,
@@ -103,14 +123,17 @@ def lane_raw(word: str, index: str, fmt: Fmt) -> str:
     return f"{word}[({index}) * u32:{w} +: {'s' if fmt.signed else 'u'}N[{w}]]"
 
 
-def requant_fn(name: str, in_bits: int, shift: int, fmt: Fmt, kernel: str | None = None) -> str:
+def requant_fn(name: str, in_bits: int, shift: int, fmt: Fmt, kernel: str | None = None, sat_bits: bool = False
+               ) -> str:
     """DSLX ``fn name(v: sN[in_bits]) -> <fmt raw type>``: assign ``v * 2**-(frac_in)`` to ``fmt``.
 
     ``shift = frac_in - fmt.frac`` (static).  Quantisation as ``fmt.rnd`` (TRN floor, RND half up,
     RND_CONV half to even), then ``fmt.ovf`` (SAT clamp or WRAP truncation), as ap_fixed assignment.
     With ``kernel``, the rounding decision, the rounding add and the saturation each end in a pipeline
     register (:func:`pyflow.backends.xls.ffi.pipe_fn` of that kernel): three carry chains in a row are too slow for
-    one FPGA clock at the widths the aligned products have.
+    one FPGA clock at the widths the aligned products have.  ``sat_bits``: the saturation tests the bits above the
+    format (all equal to the sign, or zero: in range) instead of comparing with both limits in a row, two wide
+    carry chains on an FPGA (same result).
     """
     from pyflow.backends.xls.ffi import pipe_fn
 
@@ -152,10 +175,17 @@ def requant_fn(name: str, in_bits: int, shift: int, fmt: Fmt, kernel: str | None
     qmin = -(1 << (b - 1))
     if fmt.ovf == "SAT" and (fmt.raw_max < qmax or fmt.raw_min > qmin):
         reg("q", b)
-        if fmt.raw_max < qmax:
-            lines.append(f"    let q = if q > sN[{b}]:{fmt.raw_max} {{ sN[{b}]:{fmt.raw_max} }} else {{ q }};")
-        if fmt.raw_min > qmin:
-            lines.append(f"    let q = if q < sN[{b}]:{fmt.raw_min} {{ sN[{b}]:{fmt.raw_min} }} else {{ q }};")
+        if sat_bits:
+            above = w - 1 if fmt.signed else w  # q is in range iff q >> above is 0 (or -1, signed)
+            ok = f"hi == sN[{b}]:0" + (f" || hi == sN[{b}]:-1" if fmt.signed else "")
+            lines.append(f"    let hi = q >> u32:{above};")
+            lines.append(f"    let q = if {ok} {{ q }} else if q < sN[{b}]:0 {{ sN[{b}]:{fmt.raw_min} }} "
+                         f"else {{ sN[{b}]:{fmt.raw_max} }};")
+        else:
+            if fmt.raw_max < qmax:
+                lines.append(f"    let q = if q > sN[{b}]:{fmt.raw_max} {{ sN[{b}]:{fmt.raw_max} }} else {{ q }};")
+            if fmt.raw_min > qmin:
+                lines.append(f"    let q = if q < sN[{b}]:{fmt.raw_min} {{ sN[{b}]:{fmt.raw_min} }} else {{ q }};")
     lines.append(f"    q as {'s' if fmt.signed else 'u'}N[{w}]")
     lines.append("}")
     return "\n".join(head + lines)

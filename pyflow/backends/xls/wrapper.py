@@ -2,7 +2,9 @@
 
 The wrapper buffers each input in LUT RAM, ties the core's output ready high behind a per-output FIFO with
 input admission (the core never stalls from the back), and registers the outputs; docs/RTL.md explains the
-flow control.  :data:`WRAPPER_LATENCY` is what it adds to the core's latency in the cycle model.
+flow control.  :data:`WRAPPER_LATENCY` is what it adds to the core's latency in the cycle model.  For each
+RAM of the spec (:class:`~pyflow.specs.base.Ram`) it instantiates the kernel's RAM module
+(``<kernel>_ram``, :mod:`pyflow.backends.xls.primitives`) on the core's RAM ports.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyflow.backends.templates import environment
-from pyflow.backends.xls.dslx import chan, core_last
+from pyflow.backends.xls.dslx import chan, core_last, ram_channels
 from pyflow.backends.xls.ffi import ECP5_DSP_DEFINE
 from pyflow.errors import FlowError
 from pyflow.specs.base import KernelSpec, Port
@@ -71,6 +73,8 @@ def render_wrapper(spec: KernelSpec, core: str, stages: int) -> str:
         module=spec.name, core=core, clk=CLK, rst=RST, core_rst=RST, stages=stages, ecp5_define=ECP5_DSP_DEFINE,
         fifo=OutputFifo.for_core(stages, len(streams)),
         ibuf={"depth": INPUT_BUFFER_DEPTH, "abits": index_bits(INPUT_BUFFER_DEPTH)},
+        rams=[{"name": ram_channels(r).name, "depth": r.depth, "aw": r.addr_bits, "width": r.width,
+               "segments": r.segments, "doc": r.doc} for r in spec.rams],
         scalars=[_wrapper_port(p, spec.name) for p in spec.inputs if p.kind == "scalar"],
         inputs=[_wrapper_port(p, spec.name) for p in streams],
         outputs=[_wrapper_port(p, spec.name) for p in spec.outputs],
