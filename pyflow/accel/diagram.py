@@ -73,7 +73,8 @@ def write_picture(a: AccelSpec, path: Path) -> Path:
             ax.add_patch(FancyBboxPatch((x * 1.9 + 0.1, yc - 0.3), 1.6, 0.6, boxstyle="round,pad=0.02",
                                         facecolor=colour, edgecolor="#333333"))
             ax.text(x * 1.9 + 0.9, yc + 0.08, title, ha="center", va="center", fontsize=9, weight="bold")
-            ax.text(x * 1.9 + 0.9, yc - 0.13, detail, ha="center", va="center", fontsize=6.5, wrap=True)
+            ax.text(x * 1.9 + 0.9, yc - 0.13, detail.replace("; ", "\n"), ha="center", va="center",
+                    fontsize=6.5, wrap=True)
             if x:
                 ax.annotate("", xy=(x * 1.9 + 0.1, yc), xytext=(x * 1.9 - 0.2, yc),
                             arrowprops={"arrowstyle": "->", "color": "#333333"})
