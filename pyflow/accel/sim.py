@@ -147,13 +147,15 @@ def run_tokens(a: AccelSpec, positions: range, simulator: str = "verilator", mem
                xs: np.ndarray | None = None, build_root: Path | str = BUILD, check_kv: bool = True,
                trace: bool = False, keep_outputs: bool = False,
                progress: Callable[[str], None] | None = None, rtl_trace: Path | None = None,
-               window: int = 1024) -> dict[str, Any]:
+               window: int = 1024, count_busy: bool = False) -> dict[str, Any]:
     """Run tokens at ``positions`` (consecutive; the cache is preloaded with the golden model's positions
     before the first) through the accelerator RTL; return the test's result plus timings (with
     ``keep_outputs``, ``y_raw``: the accelerator's outputs read back from memory, (T * hidden) raw codes).
     ``progress`` receives a line per step (build, each finished token).  With ``rtl_trace`` (a path) the
     top's trace monitor is compiled in (``FLATFLOW_TRACE``, its own build folder) and writes its run-length
-    log there, with memory windows of ``window`` cycles (pyflow/accel/trace.py reads it)."""
+    log there, with memory windows of ``window`` cycles (pyflow/accel/trace.py reads it); ``count_busy`` has
+    the test count every monitored unit's busy cycles on its own (``busy_cycles``: a cross-check for the
+    tests, slow on long runs)."""
     from testbench.runner import simulate
 
     positions = list(positions)
@@ -180,6 +182,11 @@ def run_tokens(a: AccelSpec, positions: range, simulator: str = "verilator", mem
     job = make_job(a, layer, cache, tokens, bdir, memory, stall, check_kv, predicted)
     job["trace"] = trace
     job["save_outputs"] = keep_outputs
+    if count_busy:
+        from pyflow.accel.build import context
+
+        job["monitor"] = [{"name": u["name"], "streams": [list(p) for p in u["ins"] + u["outs"]]}
+                          for u in context(a)["monitor"]]
     job["timeout_cycles"] = 4 * max(int(p) for p in predicted) + 100000 if all(predicted) else 50_000_000
     sources = list(b.sources)
     top, plusargs = b.top, []
