@@ -150,7 +150,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
     if not 1 <= t <= a.capacity:
         raise FlowError(f"--tokens must be in 1..{a.capacity} (context.max_length), got {t}")
     first = a.capacity - t if args.pos is None else args.pos
-    if not 0 <= first or first + t > a.capacity:
+    if first < 0 or first + t > a.capacity:
         raise FlowError(f"--pos {first} with --tokens {t}: positions {first}..{first + t - 1} must lie in "
                         f"0..{a.capacity - 1} (context.max_length)")
     con = Console()
