@@ -46,7 +46,8 @@ def expected_beats(a, pos: int) -> dict[str, int]:  # noqa: ANN001
     reads = b["total"] // a.word_bytes - writes
     rows = 2 * m.kv_dim + m.q_dim
     return {"rmsnorm.x": 2 * hw, "rmsnorm.gamma": hw, "rmsnorm.y": hw,
-            "gemv.w": rows * hw + m.hidden_size * m.q_dim // e, "gemv.y": rows + m.hidden_size,
+            "gemv.w": rows * hw + m.hidden_size * m.q_dim // e, "gemv.x": rows * hw + m.hidden_size * m.q_dim // e,
+            "gemv.y": rows + m.hidden_size,
             "rope.x": (nk + nh) * rw, "rope.pos": nk + nh, "rope.y": (nk + nh) * rw,
             "qk.k": nh * n * rw, "qk.q": nh * n * rw, "qk.logit": nh * n,
             "softmax_max.logit": nh * nb, "softmax_max.max": nh, "softmax_exp.logit": nh * nb,
