@@ -13,7 +13,9 @@ The job (``FLATFLOW_TB_JOB``)::
                                 Verilog memory a $readmemh file, loaded by the simulator through +ff_mem_init)
      "tokens": [{"pos": p, "x": {"<word>": v}, "y": {"<word>": v}, "kv": {"<word>": v} | null,
                  "predicted": cycles | null}, ...],
-     "expect_error": false}
+     "expect_error": false,
+     "monitor": [{"name": unit, "streams": [[name, valid, ready], ...]}, ...] (optional: count each unit's
+                busy cycles independently of the top's trace monitor; small runs only)}
 
 Each token: write x, write pos, start, wait for ap_done, read the cycles register, compare y and (when
 given) every word of the KV area with the golden words.  ``result_tokens.json`` records per token the
@@ -103,6 +105,21 @@ async def _trace_states(dut: Any, clk: Any, log: list[list[int]]) -> None:
             last = s
 
 
+async def _count_busy(dut: Any, clk: Any, units: list[dict[str, Any]], counts: dict[str, int]) -> None:
+    """Cycles in which each unit of the trace monitor handshakes a beat on one of its streams, sampled at the
+    falling edge (an independent count of the monitor's "busy", for the tests; a Python call per signal and
+    cycle, so small runs only)."""
+    from cocotb.triggers import FallingEdge
+
+    probes = [(u["name"], [(getattr(dut, v), None if r == "1'b1" else getattr(dut, r)) for _, v, r in u["streams"]])
+              for u in units]
+    while True:
+        await FallingEdge(clk)
+        for name, streams in probes:
+            if any(str(v.value) == "1" and (r is None or str(r.value) == "1") for v, r in streams):
+                counts[name] = counts.get(name, 0) + 1
+
+
 @cocotb.test()
 async def tokens(dut: Any) -> None:
     """T tokens back to back: bit-exact y and KV cache after each, cycles per token."""
@@ -126,6 +143,9 @@ async def tokens(dut: Any) -> None:
     trace: list[list[int]] = []
     if JOB.get("trace"):
         cocotb.start_soon(_trace_states(core, clk, trace))
+    busy: dict[str, int] = {}
+    if JOB.get("monitor"):
+        cocotb.start_soon(_count_busy(core, clk, JOB["monitor"], busy))
     wall0 = time.perf_counter()
     for t, tok in enumerate(JOB["tokens"]):
         mem.write(_words(tok["x"]))
@@ -159,6 +179,6 @@ async def tokens(dut: Any) -> None:
                       cycles_reg, "" if not tok_err else " MISMATCH")
     wall = time.perf_counter() - wall0
     out = {"test": "tokens", "ok": not errors, "errors": errors, "tokens": results, "wall_seconds": wall,
-           "trace": trace}
+           "trace": trace, "busy_cycles": busy}
     (Path(JOB["result_dir"]) / "result_tokens.json").write_text(json.dumps(out, indent=2) + "\n")
     assert not errors, "; ".join(errors[:4])

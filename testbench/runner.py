@@ -150,10 +150,12 @@ def simulate(
     rebuild: bool = True,
     test_module: str = TEST_MODULE,
     plusargs: Sequence[str] = (),
+    defines: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Build ``sources`` and run the cocotb tests ``tests`` of ``test_module`` (default: the stream tests);
     return per-test results and timings.  ``rebuild=False`` runs the simulator built by an earlier call into
-    the same ``build_dir`` (another job on the same RTL).
+    the same ``build_dir`` (another job on the same RTL).  ``defines`` are Verilog macros set for the build
+(``-D``, e.g. ``FLATFLOW_TRACE``); a build with other defines needs its own ``build_dir``.
 
     The return value maps each test name to the dict it wrote, plus ``build_seconds`` and
     ``sim_seconds``.  A test that crashed or timed out gets ``{"outputs_match": False, "errors": [...]}``.
@@ -172,6 +174,7 @@ def simulate(
     try:
         runner.build(sources=[Path(s).resolve() for s in sources] + extra_sources, hdl_toplevel=toplevel,
                      build_dir=build_dir, build_args=build_args, timescale=TIMESCALE,
+                     defines=dict.fromkeys(defines, 1),
                      waves=waves and simulator == "verilator", always=rebuild, log_file=build_dir / "build.log")
     except RUNNER_ERRORS as exc:
         raise FlowError(f"sim: {simulator} build of {toplevel} failed ({_tail(build_dir / 'build.log', exc)})") \

@@ -37,6 +37,16 @@ CHAIN = (("S_X", "S_NORM"), ("S_NORM", "S_PROJ"), ("S_PROJ", "S_LDK"), ("S_LDK",
          ("S_STK", "S_LDV"), ("S_LDV", "S_STV"), ("S_STV", "S_LDKC"), ("S_LDKC", "S_LDVC"), ("S_LDVC", "S_LDQ"),
          ("S_LDQ", "S_ROPEQ"), ("S_ROPEQ", "S_QK"), ("S_QK", "S_SMAX"), ("S_SMAX", "S_SEXP"), ("S_SEXP", "S_SNORM"),
          ("S_SNORM", "S_AV"), ("S_OPROJ", "S_Y"))
+#: The phases in which each unit of the trace monitor works (``FLATFLOW_TRACE``, docs/ACCEL.md "Trace of the
+#: RTL run"): a unit with nothing moving in one of them is starved or stalled, outside them it is idle.
+ACTIVE = {"rmsnorm": ("S_NORM",), "gemv": ("S_PROJ", "S_OPROJ"), "rope": ("S_ROPEK", "S_ROPEQ"), "qk": ("S_QK",),
+          "softmax_max": ("S_SMAX",), "softmax_exp": ("S_SEXP",), "softmax_norm": ("S_SNORM",), "av": ("S_AV",),
+          "axi read": ("S_X", "S_NORM", "S_PROJ", "S_LDKC", "S_LDVC", "S_OPROJ"),
+          "axi write": ("S_STK", "S_STV", "S_Y")}
+#: Per-cycle unit states the monitor logs (codes 0..4, in this order).
+UNIT_STATES = ("idle", "busy", "starved", "stalled", "back-pressured")
+#: S_PROJ's sub-phases (k, v, q rows), split where the first weight word of wv / wq is taken.
+PROJ_SUBS = ("k_proj", "v_proj", "q_proj")
 
 
 @dataclass(frozen=True)
@@ -92,7 +102,24 @@ def context(a: AccelSpec) -> dict[str, Any]:
     byte["kv_stride"] = (reg["k1"].word - reg["k0"].word) * wb if m.num_key_value_heads > 1 else 0
     byte["v0"] = (reg["v0"].word - reg["k0"].word) * wb
     return {"a": a, "k": k, "buffers": buffers, "buf": by, "kernels": kernels, "packers": packers, "byte": byte,
-            "states": STATES, "chain": CHAIN, "top": TOP, "CLK": CLK, "RST": RST}
+            "states": STATES, "chain": CHAIN, "top": TOP, "CLK": CLK, "RST": RST, "monitor": monitor_units(kernels)}
+
+
+def monitor_units(kernels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The units the trace monitor watches, in log order: each kernel instance and the two AXI engines, with
+    their input and output streams (name, valid, ready) and the phases they work in.  Kernel outputs are
+    always ready (the packers and writers take every beat)."""
+    units = []
+    for kern in kernels:
+        inst = kern["inst"]
+        units.append({"name": kern["name"], "inst": inst, "active": ACTIVE[kern["name"]],
+                      "ins": [(p["name"], f"{inst}_{p['name']}_v", f"{inst}_{p['name']}_r") for p in kern["ins"]],
+                      "outs": [(p["name"], f"{inst}_{p['name']}_v", "1'b1") for p in kern["outs"]]})
+    units.append({"name": "axi read", "inst": "u_rd", "active": ACTIVE["axi read"],
+                  "ins": [("r", "m_axi_gmem_rvalid", "m_axi_gmem_rready")], "outs": [("out", "rd_valid", "rd_ready")]})
+    units.append({"name": "axi write", "inst": "u_wr", "active": ACTIVE["axi write"],
+                  "ins": [("in", "wr_valid", "wr_ready")], "outs": [("w", "m_axi_gmem_wvalid", "m_axi_gmem_wready")]})
+    return units
 
 
 def render_top(a: AccelSpec) -> str:

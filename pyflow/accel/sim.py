@@ -146,11 +146,16 @@ def run_tokens(a: AccelSpec, positions: range, simulator: str = "verilator", mem
                stall: float = 0.0, seed: int = 0, weights: LayerWeights | None = None,
                xs: np.ndarray | None = None, build_root: Path | str = BUILD, check_kv: bool = True,
                trace: bool = False, keep_outputs: bool = False,
-               progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+               progress: Callable[[str], None] | None = None, rtl_trace: Path | None = None,
+               window: int = 1024, count_busy: bool = False) -> dict[str, Any]:
     """Run tokens at ``positions`` (consecutive; the cache is preloaded with the golden model's positions
     before the first) through the accelerator RTL; return the test's result plus timings (with
     ``keep_outputs``, ``y_raw``: the accelerator's outputs read back from memory, (T * hidden) raw codes).
-    ``progress`` receives a line per step (build, each finished token)."""
+    ``progress`` receives a line per step (build, each finished token).  With ``rtl_trace`` (a path) the
+    top's trace monitor is compiled in (``FLATFLOW_TRACE``, its own build folder) and writes its run-length
+    log there, with memory windows of ``window`` cycles (pyflow/accel/trace.py reads it); ``count_busy`` has
+    the test count every monitored unit's busy cycles on its own (``busy_cycles``: a cross-check for the
+    tests, slow on long runs)."""
     from testbench.runner import simulate
 
     positions = list(positions)
@@ -172,10 +177,16 @@ def run_tokens(a: AccelSpec, positions: range, simulator: str = "verilator", mem
     from pyflow.accel.cycles import token_cycles
 
     predicted = [token_cycles(a, b.latencies, pos, memory) for pos in positions]
-    bdir = Path(build_root) / "sim" / "accel" / f"{a.data_bits}b_{memory}_{simulator}"
+    bdir = Path(build_root) / "sim" / "accel" / (f"{a.data_bits}b_{memory}_{simulator}"
+                                                  + ("_trace" if rtl_trace is not None else ""))
     job = make_job(a, layer, cache, tokens, bdir, memory, stall, check_kv, predicted)
     job["trace"] = trace
     job["save_outputs"] = keep_outputs
+    if count_busy:
+        from pyflow.accel.build import context
+
+        job["monitor"] = [{"name": u["name"], "streams": [list(p) for p in u["ins"] + u["outs"]]}
+                          for u in context(a)["monitor"]]
     job["timeout_cycles"] = 4 * max(int(p) for p in predicted) + 100000 if all(predicted) else 50_000_000
     sources = list(b.sources)
     top, plusargs = b.top, []
@@ -184,10 +195,15 @@ def run_tokens(a: AccelSpec, positions: range, simulator: str = "verilator", mem
 
         sources += render_sim_top(a, memory_map(a).words, b.folder)
         top, plusargs = SIM_TOP, [f"+ff_mem_init={job['init_file']}"]
+    defines: list[str] = []
+    if rtl_trace is not None:
+        Path(rtl_trace).unlink(missing_ok=True)
+        defines = ["FLATFLOW_TRACE"]
+        plusargs = [*plusargs, f"+ff_trace={Path(rtl_trace).resolve()}", f"+ff_trace_window={int(window)}"]
     say(f"simulating on {simulator} ({memory} memory): build, then {len(positions)} token(s)")
     with _tail(bdir / "sim.log", say):
         res = simulate(simulator, sources, top, job, bdir, tests=("tokens",), build_root=build_root,
-                       test_module="testbench.accel_test", plusargs=plusargs)
+                       test_module="testbench.accel_test", plusargs=plusargs, defines=defines)
     out = res["tokens"]
     if keep_outputs and "tokens" in out:
         out["y_raw"] = np.concatenate([a.unpack(tok["y_words"], a.model.hidden_size) for tok in out["tokens"]])

@@ -6,6 +6,9 @@
 * ``accel decode``: the CLI contract for tools outside the project -- X (T, hidden) from a .npy file run as T
   consecutive decode steps (positions 0..T-1, empty cache) through the accelerator RTL, Y (T, hidden)
   written as float32, dequantized.
+* ``accel trace``: tokens run with the top's trace monitor: a Perfetto trace of the RTL run (controller phases,
+  every kernel's and AXI engine's busy / starved / stalled / back-pressured intervals, memory bytes per cycle)
+  and the measured cycles per op kind (build/report/accel_trace*.{json,pftrace}).
 * ``accel diagram``: the block diagram drawn from the spec, as text and as a picture
   (build/report/accel_block.svg by default).
 """
@@ -54,6 +57,26 @@ def register(subparsers: Any) -> None:
     p.add_argument("--inputs", type=Path, required=True, help="input .npy of shape (T, hidden)")
     p.add_argument("--out", type=Path, required=True, help="output .npy (T, hidden) float32, written atomically")
     p.set_defaults(func=cmd_decode)
+
+    p = sub.add_parser("trace", help="a Perfetto trace of the RTL run: phases, kernel states, memory bytes",
+                       description="Run T tokens through the accelerator RTL with its trace monitor compiled in "
+                       "(FLATFLOW_TRACE), check them as `accel run` does, and write DIR/accel_trace.json (Chrome "
+                       "trace events) and DIR/accel_trace.pftrace (open either in https://ui.perfetto.dev): the "
+                       "controller's phases on track 'engine 0' named by op kind, per kernel instance and AXI "
+                       "engine its busy / starved / stalled / back-pressured intervals, the memory bytes per cycle "
+                       "per window against the port's roofline; and DIR/accel_trace_summary.json (per token the "
+                       "measured cycles per op kind, read by `schedule --durations measured --accel-trace`). "
+                       "Definitions in docs/ACCEL.md, 'Trace of the RTL run'.")
+    _common(p)
+    p.add_argument("--tokens", type=int, default=1, help="tokens T (consecutive positions; default 1)")
+    p.add_argument("--pos", type=int, default=None,
+                   help="first position (default: the last T positions the capacity allows, as `accel run`)")
+    p.add_argument("--window", type=int, default=1024,
+                   help="cycles per memory window of the bytes-per-cycle counter (default 1024)")
+    p.add_argument("--memory", choices=("verilog", "axiram"), default="verilog",
+                   help="memory model: the Verilog ff_axi_mem (fast, default) or cocotbext-axi's AxiRam")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default build/report)")
+    p.set_defaults(func=cmd_trace)
 
     p = sub.add_parser("diagram", help="the accelerator's block diagram (text, and a picture)",
                        description="Print the accelerator's block diagram drawn from its spec (buffers, kernels "
@@ -112,6 +135,29 @@ def cmd_run(args: argparse.Namespace) -> int:
                      args.stall, args.report)
     if not rep["ok"]:
         raise FlowError(f"accel: {rep['errors'][0]}")
+    return 0
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    """Handler of ``accel trace``."""
+    from rich.console import Console
+
+    from pyflow.accel.trace import print_summary, run_trace
+    from testbench.runner import default_simulator
+
+    a = _accel(args)
+    t = args.tokens
+    if not 1 <= t <= a.capacity:
+        raise FlowError(f"--tokens must be in 1..{a.capacity} (context.max_length), got {t}")
+    first = a.capacity - t if args.pos is None else args.pos
+    if first < 0 or first + t > a.capacity:
+        raise FlowError(f"--pos {first} with --tokens {t}: positions {first}..{first + t - 1} must lie in "
+                        f"0..{a.capacity - 1} (context.max_length)")
+    con = Console()
+    summary = run_trace(a, range(first, first + t), args.sim or default_simulator(), args.memory, args.window,
+                        args.out, progress=lambda line: con.print(f"  {line}", highlight=False))
+    print_summary(summary)
+    con.print(f"wrote {', '.join(summary['files'])} (open the trace in https://ui.perfetto.dev)", highlight=False)
     return 0
 
 

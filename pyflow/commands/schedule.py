@@ -12,6 +12,8 @@ from pyflow.errors import FlowError
 DEFAULT_OUT = Path("build/schedule")
 DEFAULT_TOKENS = 2
 DEFAULT_ENGINES = 4
+#: The summary `accel trace` writes by default (measured cycles per op kind).
+ACCEL_TRACE = Path("build/report") / "accel_trace_summary.json"  # pyflow.accel.trace: REPORT_DIR / SUMMARY
 
 
 def register(subparsers: Any) -> None:
@@ -41,6 +43,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--profile", type=Path, help="op-time JSON for --durations profile")
     p.add_argument("--sim-report", type=Path,
                    help="RTL simulation report for --durations measured (default build/report/sim_report.json)")
+    p.add_argument("--accel-trace", type=Path, nargs="?", const=ACCEL_TRACE, default=None, metavar="FILE",
+                   help="with --durations measured: per-op cycles measured on the accelerator RTL, from the "
+                   f"summary of `accel trace` (FILE, default {ACCEL_TRACE}), instead of the kernel ratios "
+                   "of --sim-report")
     p.add_argument("--mode", choices=MODES, default="autoregressive", help="token dependencies")
     p.add_argument("--ctx", type=int, help="keys attended by the first token (default: config context.length)")
     p.add_argument("--depth", type=int, default=DEFAULT_DEPTH, help="pipeline depth of the golden cycle model")
@@ -71,6 +77,10 @@ def _check(args: argparse.Namespace) -> None:
         raise FlowError(f"schedule: --time-limit must be in (0, 86400] seconds, got {args.time_limit}")
     if args.profile is not None and args.durations != "profile":
         raise FlowError("schedule: --profile needs --durations profile")
+    if args.accel_trace is not None and args.durations != "measured":
+        raise FlowError("schedule: --accel-trace needs --durations measured")
+    if args.accel_trace is not None and args.sim_report is not None:
+        raise FlowError("schedule: give --accel-trace or --sim-report, not both")
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
@@ -93,7 +103,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         raise FlowError(f"schedule: --engines {args.engines} exceeds the {len(graph.ops)} ops of the graph (more "
                         "engines can never be busy)")
     hw = Hw.from_config(pc, depth=args.depth)
-    dur = get_durations(graph, hw, args.durations, args.profile, args.sim_report)
+    dur = get_durations(graph, hw, args.durations, args.profile, args.sim_report, args.accel_trace, pc.model)
     if sum(dur.cycles) > MAX_TOTAL_CYCLES:
         raise FlowError(f"schedule: the ops add up to {sum(dur.cycles):.3g} cycles, more than the solvers handle "
                         f"({MAX_TOTAL_CYCLES:.3g}); check the durations (--profile, --depth, --ctx)")

@@ -11,6 +11,12 @@
   ``[first, last]`` pair, total = last + 1) and its ``pipeline_depth`` (default depth when absent).  An op
   then lasts ``round(ratio * golden formula at the op's shape with that depth)``: the measured depth and
   any measured slowdown carry over to the op's real shape.
+  With an accelerator trace (``--accel-trace``: ``accel_trace_summary.json`` of ``accel trace``), each op
+  kind instead takes the cycles the accelerator RTL spent on it in one measured token (its controller
+  phases, ``tokens[].ops``; the token whose key count is nearest the graph's first token's): ``ratio =
+  measured cycles / golden formula summed over that kind's ops of one token at the measured key count``
+  (same granularity, --heads), then an op lasts ``round(ratio * golden formula at the op's shape)`` -- at
+  the measured shape the token's ops add up to the measured cycles.
 * ``profile``: a user JSON file of per-op times, e.g. measured on a CPU/GPU::
 
       {"unit": "us", "ops": {"rmsnorm": 1.2, "q_proj": 3.4, ...}}
@@ -170,6 +176,46 @@ def measured_durations(graph: Graph, hw: Hw, path: Path) -> Durations:
     return Durations(cycles, sources, "measured", notes)
 
 
+def accel_trace_durations(graph: Graph, hw: Hw, cfg: Any, path: Path) -> Durations:  # noqa: ANN401 (LlamaConfig)
+    """Ops scaled from the accelerator's measured cycles per op kind (see the module docstring)."""
+    from pyflow.schedule.graph import build_graph
+
+    raw = _load_json(path, "measured: accelerator trace summary")
+    toks = raw.get("tokens") if isinstance(raw, dict) else None
+    if not isinstance(toks, list) or not toks or not all(
+            isinstance(t, dict) and isinstance(t.get("ops"), dict) and isinstance(t.get("keys"), int)
+            for t in toks):
+        raise FlowError(f"measured: {path} is not an accelerator trace summary (no tokens[].ops / keys; write it "
+                        "with `python -m pyflow accel trace`)")
+    dims = ("hidden_size", "num_attention_heads", "num_key_value_heads", "head_dim")
+    model = raw.get("model") if isinstance(raw.get("model"), dict) else {}
+    theirs = {k: model.get(k) for k in dims}
+    ours = {k: getattr(cfg, k) for k in dims}
+    if theirs != ours:
+        raise FlowError(f"measured: {path} was measured at {theirs}, the schedule's config has {ours}; run "
+                        "`accel trace` with the same --config")
+    ctx = int(graph.meta.get("ctx", 1))
+    tok = min(toks, key=lambda t: (abs(t["keys"] - ctx), -t["keys"]))
+    for kind in CHAIN_OPS:
+        v = tok["ops"].get(kind)
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            raise FlowError(f"measured: {path}: tokens[].ops.{kind} = {v!r} must be a positive cycle count")
+    ref = build_graph(cfg, 1, tok["keys"], bool(graph.meta.get("per_head", True)), "autoregressive",
+                      int(graph.meta.get("o_proj_blocks", 1)))
+    model_sum: dict[str, int] = {}
+    for op in ref.ops:
+        model_sum[op.kind] = model_sum.get(op.kind, 0) + model_cycles(op, hw)
+    sim = f"{raw.get('simulator', '?')}, {raw.get('data_bits', '?')}-bit port, n={tok['keys']}"
+    cycles, sources = [], []
+    for op in graph.ops:
+        ratio = tok["ops"][op.kind] / model_sum[op.kind]
+        cycles.append(max(1, round(ratio * model_cycles(op, hw))))
+        sources.append(f"accel trace ({path.name}: {sim}, x{ratio:.3f})")
+    notes = [f"durations from the accelerator RTL trace {path} (token at pos {tok.get('pos')}, {tok['keys']} keys; "
+             "ops at other key counts scaled by the golden formula)"]
+    return Durations(cycles, sources, "measured", notes)
+
+
 # ------------------------------------------------------------------------------------------- profile
 def read_profile(path: Path) -> tuple[dict[str, float], str]:
     """Validate a profile file; return (op kind -> time, unit)."""
@@ -221,13 +267,17 @@ def profile_durations(graph: Graph, hw: Hw, path: Path) -> Durations:
 
 
 def get_durations(graph: Graph, hw: Hw, method: str, profile: Path | None = None,
-                  sim_report: Path | None = None) -> Durations:
-    """Dispatch on ``method`` (one of :data:`SOURCES`)."""
+                  sim_report: Path | None = None, accel_trace: Path | None = None,
+                  cfg: Any = None) -> Durations:  # noqa: ANN401 (LlamaConfig)
+    """Dispatch on ``method`` (one of :data:`SOURCES`); ``measured`` with ``accel_trace`` (and the model config
+    ``cfg``) takes the accelerator's measured op cycles."""
     if method == "golden":
         return golden_durations(graph, hw)
     if method == "measured":
         from pyflow.reports import REPORT_DIR
 
+        if accel_trace is not None:
+            return accel_trace_durations(graph, hw, cfg, accel_trace)
         return measured_durations(graph, hw, sim_report or REPORT_DIR / "sim_report.json")
     if method == "profile":
         if profile is None:
