@@ -133,3 +133,17 @@ def test_project_configure_applies_lanes_and_formats(tmp_path: Path):
         dse.project_configure(ctx, dse.DsePoint("qk", 3))
     full = dse.project_configure(dse.DseContext("ecp5-85k", 150.0, 200.0, tmp_path), dse.DsePoint("qk", 16))
     assert full.lanes["qk"] == 16 and full.model.hidden_size == load_project_config().model.hidden_size
+
+
+def test_accelerator_points_set_the_memory_port(tmp_path: Path):
+    """The accelerator's lanes are elements per memory word: the point's port is lanes x element width, and a
+    width that makes no AXI4 port (not a power of two) is an invalid point, not a crash."""
+    ctx = dse.DseContext(board="ecp5-85k", freq_mhz=150.0, xls_mhz=200.0, root=tmp_path, small=True)
+    pc = dse.project_configure(ctx, dse.DsePoint("accelerator", 16))
+    assert pc.memory["data_bits"] == 16 * pc.scheme.act.width
+    narrow = (("act", 8, 4), ("norm_weight", 8, 6), ("weight", 8, 6))
+    assert dse.project_configure(ctx, dse.DsePoint("accelerator", 8, narrow)).memory["data_bits"] == 64
+    with pytest.raises(FlowError, match="data_bits"):
+        dse.project_configure(ctx, dse.DsePoint("accelerator", 6))
+    row = dse.compute_point(dse.DsePoint("accelerator", 6), ctx, dse.PROJECT_HOOKS)
+    assert row["status"] == "invalid" and "data_bits" in row["error"]

@@ -60,6 +60,9 @@ def test_ecp5_mac_places_and_routes(tmp_path: Path):
     assert r["meets_timing"] == (r["fmax_mhz"] >= 100.0)
     assert r["decode_step_us"] == pytest.approx(100 / r["fmax_mhz"], rel=1e-3)
     assert Path(r["logs"]["nextpnr"]).is_file()
+    cp = r["critical_path"]  # nextpnr's Fmax is the inverse of its critical path's delay
+    assert 1000.0 / cp["delay_ns"] == pytest.approx(r["fmax_mhz"], rel=0.02)
+    assert 0 < cp["routing_ns"] < cp["delay_ns"] and cp["logic_levels"] >= 1
     again = synth_one(_job(tmp_path, lanes), synth_target("ecp5-85k"), 100.0, tmp_path / "out")
     assert again["cached"] and again["fmax_mhz"] == r["fmax_mhz"]
     # tools finished but the result was lost (interrupted run): the outputs are parsed again, tools not rerun

@@ -56,7 +56,9 @@ module ff_vbank #(
   // address generator: column i, beat c; address c * RW + i / LANES
   reg active;
   reg [IB - 1:0] col;
-  reg [CB - 1:0] beat, nbeats;
+  reg [CB - 1:0] beat, nbeats_m2;      // beat of the column; beats - 2 (the beat before the last)
+  reg last_beat;                        // beat == beats - 1: a register, so no compare sits before `issue`
+  reg last_col;                         // col == COLS - 1
   reg [AB - 1:0] addr, col_addr;
   reg [LB - 1:0] sel_issue, sel_q;      // lane (i % LANES) of the read issued / in the RAM register
   reg got;
@@ -95,18 +97,22 @@ module ff_vbank #(
         active <= 1'b1;
         col <= {IB{1'b0}};
         beat <= {CB{1'b0}};
-        nbeats <= beats;
+        nbeats_m2 <= beats - {{(CB - 2){1'b0}}, 2'd2};
+        last_beat <= (beats == {{(CB - 1){1'b0}}, 1'b1});
+        last_col <= (COLS == 1);
         addr <= {AB{1'b0}};
         col_addr <= {AB{1'b0}};
       end else if (issue) begin
         rd_addr <= addr;
         sel_issue <= col[LB - 1:0];
-        if (beat == nbeats - {{(CB - 1){1'b0}}, 1'b1}) begin
+        if (last_beat) begin
           beat <= {CB{1'b0}};
-          if (col == LAST_COL) begin
+          last_beat <= (nbeats_m2 == {CB{1'b1}});  // one beat per column: every beat is the last
+          if (last_col) begin
             active <= 1'b0;
           end else begin
             col <= col + {{(IB - 1){1'b0}}, 1'b1};
+            last_col <= (col == LAST_COL - {{(IB - 1){1'b0}}, 1'b1});
             if (col[LB - 1:0] == {LB{1'b1}}) begin
               col_addr <= col_addr + {{(AB - 1){1'b0}}, 1'b1};
               addr <= col_addr + {{(AB - 1){1'b0}}, 1'b1};
@@ -116,6 +122,7 @@ module ff_vbank #(
           end
         end else begin
           beat <= beat + {{(CB - 1){1'b0}}, 1'b1};
+          last_beat <= (beat == nbeats_m2);
           addr <= addr + ROW_WORDS;
         end
       end

@@ -147,7 +147,7 @@ def run_tokens(a: AccelSpec, positions: range, simulator: str = "verilator", mem
                xs: np.ndarray | None = None, build_root: Path | str = BUILD, check_kv: bool = True,
                trace: bool = False, keep_outputs: bool = False,
                progress: Callable[[str], None] | None = None, rtl_trace: Path | None = None,
-               window: int = 1024, count_busy: bool = False) -> dict[str, Any]:
+               window: int = 1024, count_busy: bool = False, xls_mhz: float | None = None) -> dict[str, Any]:
     """Run tokens at ``positions`` (consecutive; the cache is preloaded with the golden model's positions
     before the first) through the accelerator RTL; return the test's result plus timings (with
     ``keep_outputs``, ``y_raw``: the accelerator's outputs read back from memory, (T * hidden) raw codes).
@@ -155,7 +155,7 @@ def run_tokens(a: AccelSpec, positions: range, simulator: str = "verilator", mem
     top's trace monitor is compiled in (``FLATFLOW_TRACE``, its own build folder) and writes its run-length
     log there, with memory windows of ``window`` cycles (pyflow/accel/trace.py reads it); ``count_busy`` has
     the test count every monitored unit's busy cycles on its own (``busy_cycles``: a cross-check for the
-    tests, slow on long runs)."""
+    tests, slow on long runs).  ``xls_mhz``: the clock the kernels are pipelined for (default: the config's)."""
     from testbench.runner import simulate
 
     positions = list(positions)
@@ -172,7 +172,7 @@ def run_tokens(a: AccelSpec, positions: range, simulator: str = "verilator", mem
     layer, cache, tokens = golden_tokens(a, weights, xs, positions[0])
     say(f"building the accelerator RTL ({len(a.kernels)} kernels through XLS, then the top)")
     t0 = time.perf_counter()
-    b: AccelBuild = build_accel(a, build_root)
+    b: AccelBuild = build_accel(a, build_root, xls_mhz=xls_mhz)
     build_s = time.perf_counter() - t0
     from pyflow.accel.cycles import token_cycles
 

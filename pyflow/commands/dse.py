@@ -34,7 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "board, freq, sim_sample (CLI options override it)")
     p.add_argument("--board", default=None, help=f"board to synthesise for (default {DEFAULT_BOARD})")
     p.add_argument("--kernel", action="append", default=None, metavar="K",
-                   help="kernel to sweep (repeatable; default: every kernel with RTL)")
+                   help="kernel to sweep (repeatable; default: every kernel with RTL); `accelerator` sweeps the "
+                   "decode accelerator's top, its lanes being the elements per memory word (port bits = lanes x "
+                   "element width: --lanes 4,8,16 at 16 bits = 64-, 128-, 256-bit ports)")
     p.add_argument("--lanes", default=None, help=f"comma-separated lane counts (default {DEFAULT_LANES})")
     p.add_argument("--format", action="append", default=None, metavar="NAME=W.F[,NAME=W.F]",
                    help="a format variant, e.g. act=12.8 (repeatable; 'default' = the config's formats)")
@@ -126,7 +128,12 @@ def run(args: argparse.Namespace) -> int:
                                   args.xls_mhz or g.get("xls_mhz"))
     kernels = args.kernel or g.get("kernels") or None
     if args.hooks is None:
-        names = [s.name for s in synthesizable(pc, kernels)]
+        from pyflow.synth.accel import ACCEL_NAME
+
+        wanted = [k for k in kernels or [] if k != ACCEL_NAME]
+        names = [s.name for s in synthesizable(pc, wanted)] if wanted or not kernels else []
+        if kernels and ACCEL_NAME in kernels:
+            names.append(ACCEL_NAME)
     elif not kernels:
         raise FlowError("dse: --hooks needs --kernel (or [dse] kernels): the names its hooks know")
     else:
@@ -167,6 +174,11 @@ def run(args: argparse.Namespace) -> int:
                   fmt(r.get("lut"), "g"), fmt(r.get("dsp"), "g"), fmt(r.get("max_rel_err"), ".3g"),
                   fmt(r.get("worker")), fmt(r.get("seconds"), "g"))
     console.print(t)
+    for r in rows:
+        if r.get("tokens_per_s"):
+            console.print(f"accelerator, {r['data_bits']}-bit port ({r['formats']}): {r['cycles']:,} cycles per "
+                          f"token, {r['utilisation']:.1%} of the port, {r['tokens_per_s']:g} tokens/s per layer at "
+                          f"{r['fmax_mhz']:.1f} MHz", highlight=False)
     bad = [r for r in rows if r.get("cycles_match") is False]
     for r in bad:
         console.print(f"[red]cycle model mismatch[/]: {r['kernel']} P={r['lanes']}: model {r['cycles']}, "

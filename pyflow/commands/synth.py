@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pyflow.errors import FlowError
 from pyflow.paths import BUILD
+from pyflow.synth.accel import synth_accel
 from pyflow.synth.devices import all_boards, default_clocks, synth_target
 from pyflow.synth.run import HARNESS_MODES, tool_versions
 
@@ -27,7 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    f"(default {DEFAULT_BOARD})")
     p.add_argument("--config", default=None, help="project config TOML (default: pyflow/project/configs/default.toml)")
     p.add_argument("--kernel", action="append", default=None, metavar="K",
-                   help="only this kernel (repeatable; default: every kernel with RTL)")
+                   help="only this kernel (repeatable; default: every kernel with RTL and the decode accelerator's "
+                   "top; `--kernel accelerator` selects the top)")
+    p.add_argument("--no-accel", action="store_true",
+                   help="leave out the decode accelerator's top (it takes the longest to place and route)")
     p.add_argument("--freq", type=float, default=None, metavar="MHZ",
                    help="place & route clock target in MHz (default: the config's clock.fpga_mhz on "
                    "ECP5/iCE40, clock.mhz for the AMD estimates)")
@@ -66,15 +70,19 @@ def run(args: argparse.Namespace) -> int:
         raise FlowError(f"synth: --close-timing must be >= 0, got {args.close_timing}")
     if args.jobs < 1:
         raise FlowError(f"synth: --jobs must be >= 1, got {args.jobs}")
-    specs = ks.synthesizable(pc, args.kernel)
-    if not specs:
+    from pyflow.synth.accel import ACCEL_NAME
+
+    names = [k for k in args.kernel or [] if k != ACCEL_NAME]
+    with_accel = not args.no_accel and (args.kernel is None or ACCEL_NAME in args.kernel)
+    specs = ks.synthesizable(pc, names) if names or args.kernel is None else []
+    if not specs and not with_accel:
         raise FlowError("synth: no kernel has RTL yet (no hls/templates/dslx/<kernel>.x.j2); run `make rtl`")
     versions = tool_versions(target)
     console = Console(width=None if Console().is_terminal else 160)
     root = BUILD / "synth" / target.name
     with Progress(TextColumn("synth {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=False) as prog:
-        task = prog.add_task(f"{target.name} @ {freq:g} MHz", total=len(specs))
+        task = prog.add_task(f"{target.name} @ {freq:g} MHz", total=len(specs) + int(with_accel))
 
         def done(r: dict) -> None:
             f = r.get("fmax_mhz")
@@ -89,7 +97,14 @@ def run(args: argparse.Namespace) -> int:
         rows = ks.synth_kernels(specs, target, freq, xls_mhz, root, default_mhz=pc.clock_mhz,
                                 closure=args.close_timing, closure_max_s=args.closure_max_s or ks.CLOSURE_MAX_S,
                                 harness=args.harness, seed=args.seed, workers=args.jobs, force=args.force,
-                                on_done=done)
+                                on_done=done) if specs else []
+        if with_accel:
+            prog.console.print("  accelerator    building the top, then synthesis and place & route (the longest "
+                               "design: about 10-20 minutes on ECP5-85k)", highlight=False)
+            row = synth_accel(pc, target, freq, xls_mhz, root, default_mhz=pc.clock_mhz, harness=args.harness,
+                              seed=args.seed, force=args.force)
+            done(row)
+            rows.append(row)
     doc = table.report_document(target, rows, freq, versions, {**pc.to_dict(), "xls_mhz": xls_mhz})
     out = args.out or BUILD / "report" / f"synth_{target.name}.json"
     table.write_report(out, doc)

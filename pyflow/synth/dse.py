@@ -46,7 +46,7 @@ from pyflow.synth.run import FLOW_VERSION, SynthJob, synth_one
 #: Columns of dse.csv, in order.
 CSV_COLUMNS = ("kernel", "lanes", "formats", "status", "xls_mhz", "stages", "latency", "cycles", "sim_cycles",
                "cycles_match", "target_mhz", "fmax_mhz", "decode_us", "lut", "ff", "dsp", "bram", "max_abs_err",
-               "max_rel_err", "error", "worker", "seconds", "key")
+               "max_rel_err", "data_bits", "utilisation", "tokens_per_s", "error", "worker", "seconds", "key")
 
 
 @dataclass(frozen=True)
@@ -189,6 +189,10 @@ def compute_point(point: DsePoint, ctx: DseContext, hooks: DseHooks, force: bool
         lut=_used(r, "lut"), ff=_used(r, "ff"), dsp=_used(r, "dsp"), bram=_used(r, "bram"),
         resources=r, synth_dir=str(work / job.name),
     )
+    if "data_bits" in job.extra:  # the accelerator: its port, the roofline share, tokens/s per layer at Fmax
+        us = row["decode_us"]
+        row.update(data_bits=job.extra["data_bits"], utilisation=job.extra.get("utilisation"),
+                   tokens_per_s=round(1e6 / us, 1) if us else None)
     if hooks.error is not None:
         try:
             err = hooks.error(pc, point)
@@ -310,7 +314,15 @@ def pareto_png(rows: Sequence[Mapping[str, Any]], path: Path, title: str = "") -
     good = [r for r in rows if r.get("status") == "ok" and r.get("decode_us") is not None]
     if not good:
         return None
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+    accel = [r for r in good if r.get("tokens_per_s")]
+    good = [r for r in good if not r.get("tokens_per_s")]
+    fig, grid_axes = plt.subplots(int(bool(good)) + int(bool(accel)), 2, figsize=(12, 4.8 * (bool(good) + bool(accel))),
+                                  squeeze=False)
+    if accel:
+        _accel_pareto(grid_axes[-1], accel)
+    if not good:
+        return _save_png(fig, path, title or "DSE: the decode accelerator, tokens/s vs resources")
+    axes = grid_axes[0]
     kernels = sorted({r["kernel"] for r in good})
     for ax, res in zip(axes, ("lut", "dsp"), strict=True):
         for k in kernels:
@@ -330,7 +342,32 @@ def pareto_png(rows: Sequence[Mapping[str, Any]], path: Path, title: str = "") -
         ax.set_yscale("log")
         ax.grid(True, alpha=0.3)
     axes[0].legend(fontsize=8)
-    fig.suptitle(title or "DSE: latency vs resources (Pareto fronts joined)")
+    return _save_png(fig, path, title or "DSE: latency vs resources (Pareto fronts joined)")
+
+
+def _accel_pareto(axes: Any, rows: Sequence[Mapping[str, Any]]) -> None:  # noqa: ANN401 (matplotlib axes)
+    """Tokens/s per layer at Fmax vs LUTs and vs DSPs of the accelerator's points (front: fewer resources, more
+    tokens/s), each labelled with its memory port width."""
+    for ax, res in zip(axes, ("lut", "dsp"), strict=True):
+        pts = [r for r in rows if r.get(res) is not None]
+        xy = [(float(r[res]), -float(r["tokens_per_s"])) for r in pts]
+        ax.scatter([p[0] for p in xy], [-p[1] for p in xy], color="tab:red", label="accelerator")
+        front = pareto_front(xy)
+        ax.plot([xy[i][0] for i in front], [-xy[i][1] for i in front], "-", color="tab:red")
+        for i, r in enumerate(pts):
+            fmt = "" if r["formats"] == "default" else f" {r['formats']}"
+            ax.annotate(f"{r.get('data_bits')}b{fmt}", (xy[i][0], -xy[i][1]), fontsize=7, xytext=(3, 3),
+                        textcoords="offset points", fontweight="bold" if i in front else "normal")
+        ax.set_xlabel(f"{res.upper()}s used")
+        ax.set_ylabel("tokens/s per layer at Fmax")
+        ax.grid(True, alpha=0.3)
+    axes[0].legend(fontsize=8)
+
+
+def _save_png(fig: Any, path: Path, title: str) -> Path:  # noqa: ANN401
+    import matplotlib.pyplot as plt
+
+    fig.suptitle(title)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
@@ -353,8 +390,11 @@ def project_configure(ctx: DseContext, point: DsePoint) -> Any:  # noqa: ANN401
     raw = tomllib.loads(pcm.DEFAULT_CONFIG.read_text())
     if ctx.config_text:
         pcm.merge_tables(raw, pcm.migrate(tomllib.loads(ctx.config_text)))
-    key = lanes_key(point.kernel)
-    if key is None:
+    from pyflow.synth.accel import ACCEL_NAME
+
+    accel = point.kernel == ACCEL_NAME
+    key = None if accel else lanes_key(point.kernel)
+    if key is None and not accel:
         raise FlowError(f"dse: kernel {point.kernel} has no lanes key")
     base = Path(ctx.config).parent if ctx.config else None
     if ctx.small:  # the small test dimensions of pyflow.project.config.small_config, lanes overridable
@@ -365,18 +405,25 @@ def project_configure(ctx: DseContext, point: DsePoint) -> Any:  # noqa: ANN401
                             num_key_value_heads=m.num_key_value_heads, head_dim=m.head_dim)
         raw.setdefault("context", {})["max_length"] = sm.max_length
         raw["lanes"] = dict(sm.lanes)
-    over: dict[str, Any] = {"lanes": {key: point.lanes}}
+    over: dict[str, Any] = {} if accel else {"lanes": {key: point.lanes}}
     if point.formats:
         over["formats"] = {n: {"width": w, "frac": f} for n, w, f in point.formats}
     pcm.merge_tables(raw, over)
-    return pcm.from_dict(raw, source=f"{ctx.config or pcm.DEFAULT_CONFIG} + {point.label}", base_dir=base)
+    source = f"{ctx.config or pcm.DEFAULT_CONFIG} + {point.label}"
+    if accel:  # the accelerator's lanes are the elements per memory word: the port is lanes x element width
+        width = pcm.from_dict(copy.deepcopy(raw), source=source, base_dir=base).scheme.act.width
+        pcm.merge_tables(raw, {"memory": {"data_bits": point.lanes * width}})
+    return pcm.from_dict(raw, source=source, base_dir=base)
 
 
 def project_job(pc: Any, point: DsePoint, ctx: DseContext, work: Path) -> SynthJob:  # noqa: ANN401
     """XLS Verilog of the point's kernel (private build root per point) with its golden cycle count."""
     from pyflow.specs import get_spec
+    from pyflow.synth.accel import ACCEL_NAME, accel_job
     from pyflow.synth.kernels import kernel_job
 
+    if point.kernel == ACCEL_NAME:
+        return accel_job(pc, ctx.xls_mhz, work)
     return kernel_job(get_spec(point.kernel, pc), ctx.xls_mhz, work)
 
 
@@ -396,8 +443,11 @@ def project_error(pc: Any, point: DsePoint) -> dict[str, float] | None:  # noqa:
     if tag not in _ERR_CACHE:
         rep = accuracy.accuracy_report(pc.model, pc.scheme, min(ERR_CTX, pc.max_length), seed=0)
         _ERR_CACHE[tag] = rep["realistic"]["ops"]
+    from pyflow.synth.accel import ACCEL_NAME
+
     kernel_of = op_kernels()
-    ops = [e for op, e in _ERR_CACHE[tag].items() if kernel_of.get(op) == point.kernel]
+    ops = [e for op, e in _ERR_CACHE[tag].items()
+           if point.kernel == ACCEL_NAME or kernel_of.get(op) == point.kernel]  # the accelerator runs every op
     if not ops:
         return None
     return {"max_abs": max(e["max_abs"] for e in ops), "max_rel": max(e["max_rel"] for e in ops)}
@@ -408,7 +458,21 @@ def project_sim_cycles(pc: Any, point: DsePoint, ctx: DseContext, work: Path) ->
     from pyflow.backends.xls import build as rtl
     from pyflow.sim import kernel as rtl_sim
     from pyflow.specs import get_spec
+    from pyflow.synth.accel import ACCEL_NAME
 
+    if point.kernel == ACCEL_NAME:  # one token at the last position, as the job's cycles
+        from hls.accel.spec import build
+        from pyflow.accel.sim import run_tokens
+
+        a = build(pc)
+        out = run_tokens(a, range(a.capacity - 1, a.capacity), ctx.simulator, memory="verilog", build_root=work,
+                         xls_mhz=ctx.xls_mhz)
+        toks = out.get("tokens") or []
+        # a cycle-count difference is what this check reports (cycles_match); any other error is a failed point
+        bad = [e for e in out.get("errors", []) if "!= predicted" not in e]
+        if bad or not toks:
+            raise FlowError(f"{point.label}: accelerator RTL run failed ({'; '.join(bad[:2]) or 'no token ran'})")
+        return int(toks[0]["cycles"])
     res = rtl_sim.run_kernel(get_spec(point.kernel, pc), ctx.simulator, build_root=work,
                              options=rtl.xls_options(ctx.xls_mhz))
     if not res.get("outputs_match"):

@@ -150,3 +150,25 @@ def design_fmax(fmax: Mapping[str, Mapping[str, float]]) -> tuple[float | None, 
         return None, None
     clock = min(fmax, key=lambda k: fmax[k]["achieved"])
     return round(float(fmax[clock]["achieved"]), 2), clock
+
+
+def critical_path(report: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The longest register-to-register path of a nextpnr ``--report`` document, summarised: start and end
+    cells, total delay (ns), how much of it is routing, and the logic cells on the way (the module path of a
+    cell name, e.g. ``u_accel.u_gemv``, says which part of the design limits Fmax)."""
+    paths = [p for p in report.get("critical_paths", []) if p.get("path")]
+    # the clock's own register-to-register paths decide Fmax; I/O paths (pins to registers) only without them
+    same = [p for p in paths if str(p.get("from", "")).startswith("posedge") and p.get("from") == p.get("to")]
+    paths = same or paths
+    if not paths:
+        return None
+
+    def delay(p: Mapping[str, Any]) -> float:
+        return sum(float(s.get("delay", 0.0)) for s in p["path"])
+
+    worst = max(paths, key=delay)
+    segs = worst["path"]
+    routing = sum(float(s.get("delay", 0.0)) for s in segs if s.get("type") == "routing")
+    cells = [s["to"]["cell"] for s in segs if s.get("type") == "logic"]
+    return {"from": segs[0]["from"]["cell"], "to": segs[-1]["to"]["cell"], "delay_ns": round(delay(worst), 3),
+            "routing_ns": round(routing, 3), "logic_levels": len(cells), "logic_cells": cells[:12]}

@@ -104,7 +104,7 @@ def synth_one(job: SynthJob, target: SynthTarget, freq_mhz: float, root: Path, h
     res: dict[str, Any] = {
         "name": job.name, "top": job.top, "verilog": [str(f) for f in job.verilog], "status": "failed",
         "error": None, "harness": None, "io_bits": None, "resources": {}, "over": [], "cells": {},
-        "target_mhz": freq_mhz, "fmax_mhz": None, "fmax_clock": None, "meets_timing": None,
+        "target_mhz": freq_mhz, "fmax_mhz": None, "fmax_clock": None, "critical_path": None, "meets_timing": None,
         "cycles": job.cycles, "cycles_source": job.cycles_source, "decode_step_us": None,
         "decode_step_us_at_target": _us(job.cycles, freq_mhz), "seconds": None, "cached": False, "key": key,
         "logs": {}, "extra": dict(job.extra),
@@ -228,7 +228,9 @@ def _pnr(target: SynthTarget, freq: float, work: Path, seed: int, cells: dict[st
             res["error"] = str(exc)
         return
     if rpt.is_file():
-        util, fmax = reports.parse_pnr_report(json.loads(rpt.read_text()))
+        doc = json.loads(rpt.read_text())
+        util, fmax = reports.parse_pnr_report(doc)
+        res["critical_path"] = reports.critical_path(doc)
     else:
         util, fmax = reports.parse_pnr_util_log(text), reports.parse_pnr_fmax_log(text)
     res["resources"] = reports.pnr_resources(fam, util, cells)

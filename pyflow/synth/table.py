@@ -85,6 +85,8 @@ def _status(r: Mapping[str, Any]) -> str:
         return "[green]ok[/]"
     if r["status"] == "no_fit":
         return "[bold red]NO FIT[/] " + ", ".join(r.get("over") or [])
+    if r["status"] == "skipped":
+        return "[yellow]skipped[/]"
     return "[red]failed[/]"
 
 
@@ -127,6 +129,15 @@ def render_table(doc: Mapping[str, Any], console: Console | None = None) -> None
     for r in doc["kernels"]:
         if r.get("error"):
             console.print(f"  [red]{r['name']}[/]: {r['error']}", highlight=False)
+        cp = r.get("critical_path")
+        if r.get("meets_timing") is False and cp:
+            console.print(f"  {r['name']}: misses {r['target_mhz']:g} MHz; critical path {cp['delay_ns']:.2f} ns "
+                          f"({cp['routing_ns']:.2f} ns routing, {cp['logic_levels']} logic levels) from "
+                          f"{cp['from']} to {cp['to']}", highlight=False)
+        if r.get("tokens_per_s"):
+            console.print(f"  {r['name']}: {r['cycles']:,} cycles per token (one layer) = "
+                          f"{r['decode_step_us']:.0f} µs at {r['fmax_mhz']:.1f} MHz, {r['tokens_per_s']:g} tokens/s "
+                          "per layer", highlight=False)
     s = doc["summary"]
     console.print(f"{s['ok']} ok, {s['no_fit']} do not fit, {s['failed']} failed"
                   + (f"; slowest Fmax {s['min_fmax_mhz']:.1f} MHz" if s.get("min_fmax_mhz") else ""),
