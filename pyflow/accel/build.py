@@ -9,6 +9,7 @@ coexist.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,14 +131,16 @@ def render_top(a: AccelSpec) -> str:
 
 
 def build_accel(a: AccelSpec, build_root: Path | str = BUILD, lint: bool = True,
-                xls_mhz: float | None = None) -> AccelBuild:
-    """Build every kernel (XLS) and the top; lint the whole design with Verilator."""
+                xls_mhz: float | None = None, kernel_mhz: Mapping[str, float] | None = None) -> AccelBuild:
+    """Build every kernel (XLS) and the top; lint the whole design with Verilator.  Kernels are pipelined for
+    ``xls_mhz`` (default: the config's clock), or for ``kernel_mhz[name]`` where given (timing closure of the
+    top deepens only the kernels that limit it)."""
     folder = Path(build_root) / "accel" / f"{a.data_bits}b"
-    options = xls_options(xls_mhz or a.pc.clock_mhz)
+    base = xls_mhz or a.pc.clock_mhz
     sources: list[Path] = [REPO / "hls" / "rtl" / f for f in LIBRARY]
     latencies: dict[str, int] = {}
     for name, spec in a.kernels.items():
-        b = build_kernel(spec, options, folder, lint=False)
+        b = build_kernel(spec, xls_options((kernel_mhz or {}).get(name, base)), folder, lint=False)
         sources += list(b.sources)
         latencies[name] = b.latency
     top = folder / f"{TOP}.v"

@@ -32,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "top; `--kernel accelerator` selects the top)")
     p.add_argument("--no-accel", action="store_true",
                    help="leave out the decode accelerator's top (it takes the longest to place and route)")
+    p.add_argument("--accel-closure", type=int, default=0, metavar="N",
+                   help="re-pipeline the kernel on the top's critical path and place the top again, up to N times "
+                   "(default 0; each attempt takes as long as the first, about half an hour at the default config)")
     p.add_argument("--freq", type=float, default=None, metavar="MHZ",
                    help="place & route clock target in MHz (default: the config's clock.fpga_mhz on "
                    "ECP5/iCE40, clock.mhz for the AMD estimates)")
@@ -101,8 +104,13 @@ def run(args: argparse.Namespace) -> int:
         if with_accel:
             prog.console.print("  accelerator    building the top, then synthesis and place & route (the longest "
                                "design: about 10-20 minutes on ECP5-85k)", highlight=False)
+            # each kernel starts from the XLS clock its own timing closure kept in this run (its lanes in the top
+            # may differ, so the top's closure goes on from there)
+            seeds = {r["name"]: float(r["extra"]["xls_mhz"]) for r in rows
+                     if r.get("status") == "ok" and (r.get("extra") or {}).get("xls_mhz")}
             row = synth_accel(pc, target, freq, xls_mhz, root, default_mhz=pc.clock_mhz, harness=args.harness,
-                              seed=args.seed, force=args.force)
+                              seed=args.seed, force=args.force, kernel_mhz=seeds,
+                              closure=max(0, args.accel_closure) if target.flow == "pnr" else 0)
             done(row)
             rows.append(row)
     doc = table.report_document(target, rows, freq, versions, {**pc.to_dict(), "xls_mhz": xls_mhz})

@@ -54,6 +54,8 @@ class SynthJob:
     cycles: int | None = None
     cycles_source: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: Extra nextpnr options of this design (e.g. ``("--router", "router2")`` for the accelerator's top).
+    pnr_args: tuple[str, ...] = ()
 
 
 def tool_versions(target: SynthTarget) -> dict[str, str]:
@@ -67,7 +69,7 @@ def tool_versions(target: SynthTarget) -> dict[str, str]:
 def _key(job: SynthJob, target: SynthTarget, freq: float, mode: str, seed: int, versions: dict[str, str]) -> str:
     h = hashlib.sha256()
     meta = {"top": job.top, "target": target.key(), "freq": freq, "mode": mode, "seed": seed,
-            "versions": versions, "flow": FLOW_VERSION, "cycles": job.cycles}
+            "versions": versions, "flow": FLOW_VERSION, "cycles": job.cycles, "pnr_args": list(job.pnr_args)}
     h.update(json.dumps(meta, sort_keys=True).encode())
     for f in job.verilog:
         h.update(Path(f).read_bytes())
@@ -199,15 +201,15 @@ def _flow(job: SynthJob, target: SynthTarget, freq: float, work: Path, mode: str
         res["over"] = reports.over_capacity(res["resources"])
         res["status"] = "no_fit" if res["over"] else "ok"
         return
-    _pnr(target, freq, work, seed, cells, res, resume)
+    _pnr(target, freq, work, seed, cells, res, resume, job.pnr_args)
 
 
 def _pnr(target: SynthTarget, freq: float, work: Path, seed: int, cells: dict[str, int],
-         res: dict[str, Any], resume: bool = False) -> None:
+         res: dict[str, Any], resume: bool = False, extra_args: tuple[str, ...] = ()) -> None:
     fam = target.nextpnr_family
     rpt = work / "pnr.json"
     args = list(target.nextpnr_args) + ["--json", "netlist.json", "--freq", f"{freq:g}", "--report",
-                                        "pnr.json", "--timing-allow-fail", "--seed", str(seed)]
+                                        "pnr.json", "--timing-allow-fail", "--seed", str(seed), *extra_args]
     log = work / "nextpnr.log"
     res["logs"]["nextpnr"] = str(log)
     try:
