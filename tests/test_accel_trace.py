@@ -104,6 +104,7 @@ def test_trace_of_two_tokens(simulator: str, memory: str, root: Path, tmp_path: 
     s = run_trace(a, range(6, 8), simulator, memory, window=64, out=tmp_path, build_root=root, count_busy=True)
     doc = check_chrome(tmp_path / "accel_trace.json", a.pc.clock_mhz)
     check_pftrace(tmp_path / "accel_trace.pftrace", sum(1 for e in doc["traceEvents"] if e["ph"] == "X"))
+    assert (tmp_path / "accel_trace.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # the picture beside them
     assert json.loads((tmp_path / "accel_trace_summary.json").read_text())["tokens"] == json.loads(
         json.dumps(s["tokens"]))
     us = 1 / a.pc.clock_mhz

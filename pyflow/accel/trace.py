@@ -37,6 +37,7 @@ from pyflow.reports import REPORT_DIR
 
 DEFAULT_WINDOW = 1024
 TRACE_JSON, TRACE_PF, SUMMARY = "accel_trace.json", "accel_trace.pftrace", "accel_trace_summary.json"
+TRACE_PNG = "accel_trace.png"
 #: The track of the controller's phases: the scheduler's name for the first engine (the accelerator runs the
 #: ops one after the other, as ``schedule --engines 1`` places them).
 PHASE_TRACK = "engine 0"
@@ -237,7 +238,7 @@ def run_trace(a: AccelSpec, positions: range, simulator: str, memory: str = "ver
     if not 1 <= int(window) <= 1 << 30:
         raise FlowError(f"accel trace: --window must be in 1..{1 << 30} cycles, got {window}")
     out = Path(out) if out is not None else REPORT_DIR
-    files = [out / TRACE_JSON, out / TRACE_PF, out / SUMMARY]
+    files = [out / TRACE_JSON, out / TRACE_PF, out / SUMMARY, out / TRACE_PNG]
     for f in files:
         check_target(f)
     positions = list(positions)
@@ -283,8 +284,11 @@ def run_trace(a: AccelSpec, positions: range, simulator: str, memory: str = "ver
              "tokens": [{"pos": t["pos"], "cycles": t["cycles"]} for t in an["tokens"]]}
     tl = timeline(a, an, title, other)
     summary["seconds"] = round(time.perf_counter() - t0, 1)
+    from pyflow.accel.trace_png import trace_png
+
     write_all({files[0]: json.dumps(traces.chrome_trace(tl)).encode(), files[1]: traces.perfetto_trace(tl),
-               files[2]: (json.dumps(summary, indent=2, default=_jsonable) + "\n").encode()})
+               files[2]: (json.dumps(summary, indent=2, default=_jsonable) + "\n").encode(),
+               files[3]: trace_png(tl)})
     return summary
 
 

@@ -65,8 +65,9 @@ def register(subparsers: Any) -> None:
                        "controller's phases on track 'engine 0' named by op kind, per kernel instance and AXI "
                        "engine its busy / starved / stalled / back-pressured intervals, the memory bytes per cycle "
                        "per window against the port's roofline; and DIR/accel_trace_summary.json (per token the "
-                       "measured cycles per op kind, read by `schedule --durations measured --accel-trace`). "
-                       "Definitions in docs/ACCEL.md, 'Trace of the RTL run'.")
+                       "measured cycles per op kind, read by `schedule --durations measured --accel-trace`), with "
+                       "DIR/accel_trace.png (the same as a picture). Definitions in docs/ACCEL.md, 'Trace of the "
+                       "RTL run'.")
     _common(p)
     p.add_argument("--tokens", type=int, default=1, help="tokens T (consecutive positions; default 1)")
     p.add_argument("--pos", type=int, default=None,
