@@ -2,8 +2,8 @@
 
 Layout of ``build/kernels/<name>/``::
 
-    <name>.h          types (one per port format / LUT), beat types, the top-level prototype
-    <name>.cpp        the kernel (Vitis HLS C++, template hls/kernels/<name>/<name>.cpp.j2)
+    <name>.h          types (one per port format / LUT), stream-word and beat types, the core and wrapper prototypes
+    <name>.cpp        the kernel: core on ap_uint stream words + top-level AXI wrapper (<name>/<name>.cpp.j2)
     <name>_tb.cpp     C testbench: reads vectors/, drives the kernel, compares every word bit for bit
     vectors/<port>.in.txt   input raw values, stream order, one signed decimal per line, every lane of every
                             beat (an input's padding lanes hold garbage the kernel must ignore)
