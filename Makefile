@@ -34,9 +34,10 @@ $(STAMP): requirements.lock pyproject.toml
 	$(VPY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
 
-sys-deps: ## Install Debian packages the flow needs (iverilog; liblz4-dev for Verilator FST waves) when missing
+sys-deps: ## Install Debian packages the flow needs (iverilog; liblz4-dev for Verilator FST waves; clang for the C++ syntax check) when missing
 	@missing=""; command -v iverilog >/dev/null 2>&1 || missing="iverilog"; \
 	  [ -f /usr/include/lz4.h ] || missing="$$missing liblz4-dev"; \
+	  command -v clang++ >/dev/null 2>&1 || missing="$$missing clang"; \
 	  if [ -n "$$missing" ]; then \
 	    echo "== installing$$missing (apt-get) =="; \
 	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
