@@ -217,7 +217,15 @@ def _pnr(target: SynthTarget, freq: float, work: Path, seed: int, cells: dict[st
             text = log.read_text(errors="replace")
         else:
             rpt.unlink(missing_ok=True)
-            text = nextpnr.place_and_route(fam, args, cwd=work, log=log)
+            try:
+                text = nextpnr.place_and_route(fam, args, cwd=work, log=log)
+            except FlowError as exc:
+                # router2 can fail to route the clock from a pad the placer chose (seen on ECP5); nextpnr's
+                # default router1 routes it, only more slowly: try once more with it
+                if "router2" not in extra_args or "Failed to route" not in str(exc):
+                    raise
+                res["router_retry"] = f"router2 failed ({exc}); placed and routed again with router1"
+                text = nextpnr.place_and_route(fam, args[:len(args) - len(extra_args)], cwd=work, log=log)
     except FlowError as exc:
         text = log.read_text(errors="replace") if log.exists() else ""
         util = reports.parse_pnr_util_log(text)
