@@ -77,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
 
     names = [k for k in args.kernel or [] if k != ACCEL_NAME]
     with_accel = not args.no_accel and (args.kernel is None or ACCEL_NAME in args.kernel)
+    if with_accel and args.kernel is not None:  # the top's kernels run too: their closure seeds its XLS clocks
+        names += [k for k in _accel_kernels(pc) if k not in names]
     specs = ks.synthesizable(pc, names) if names or args.kernel is None else []
     if not specs and not with_accel:
         raise FlowError("synth: no kernel has RTL yet (no hls/templates/dslx/<kernel>.x.j2); run `make rtl`")
@@ -119,3 +121,14 @@ def run(args: argparse.Namespace) -> int:
     table.render_table(doc, console)
     console.print(f"report: {out}", highlight=False)
     return 1 if doc["summary"]["failed"] else 0
+
+
+def _accel_kernels(pc: object) -> list[str]:
+    """The kernels the accelerator's top is built from (none when the config cannot be served: the top's row
+    then says why)."""
+    from hls.accel.spec import build
+
+    try:
+        return list(build(pc).kernels)
+    except FlowError:
+        return []
