@@ -6,7 +6,7 @@ import argparse
 import contextlib
 from pathlib import Path
 
-from pyflow.commands.sim import _positions
+from pyflow.commands.sim import _positions, add_stage_options
 from pyflow.errors import FlowError
 from pyflow.paths import BUILD
 
@@ -32,11 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="simulator (default: $SIM or verilator)")
     p.add_argument("--pos", type=_positions, default=None, metavar="P,P,...",
                    help="decode positions (default: each config's own, as sim)")
-    p.add_argument("--kernel", action="append", metavar="K", help="only this kernel (repeatable)")
-    p.add_argument("--no-chain", action="store_true", help="skip the decode-step chain")
-    p.add_argument("--no-csim", action="store_true", help="skip C simulation")
-    p.add_argument("--no-stalls", action="store_true", help="skip the random back-pressure runs")
-    p.add_argument("--no-flat", action="store_true", help="skip the FLAT hardware comparison")
+    add_stage_options(p)
     p.add_argument("--force", action="store_true", help="ignore cached results")
     p.add_argument("--out", type=Path, default=BUILD / "regress",
                    help="one folder per config under it (default build/regress)")

@@ -22,11 +22,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--pos", type=_positions, default=None, metavar="P,P,...",
                    help="decode positions to run (each 0 .. context.max_length - 1; default: 0, a position "
                    "that is not a multiple of the lanes, and max_length - 1)")
-    p.add_argument("--kernel", action="append", metavar="K", help="only this kernel (repeatable)")
-    p.add_argument("--no-chain", action="store_true", help="skip the decode-step chain")
-    p.add_argument("--no-csim", action="store_true", help="skip C simulation")
-    p.add_argument("--no-stalls", action="store_true", help="skip the random back-pressure runs")
-    p.add_argument("--no-flat", action="store_true", help="skip the FLAT hardware comparison")
+    add_stage_options(p)
     p.add_argument("--no-accel", action="store_true", help="skip the decode accelerator (two tokens in RTL)")
     p.set_defaults(func=_run)
 
@@ -55,3 +51,12 @@ def _run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def add_stage_options(p: argparse.ArgumentParser) -> None:
+    """The options that choose what a simulation run covers (``sim`` and ``regress`` share them)."""
+    p.add_argument("--kernel", action="append", metavar="K", help="only this kernel (repeatable)")
+    p.add_argument("--no-chain", action="store_true", help="skip the decode-step chain")
+    p.add_argument("--no-csim", action="store_true", help="skip C simulation")
+    p.add_argument("--no-stalls", action="store_true", help="skip the random back-pressure runs")
+    p.add_argument("--no-flat", action="store_true", help="skip the FLAT hardware comparison")
