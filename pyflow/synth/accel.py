@@ -18,6 +18,9 @@ from pyflow.synth.run import SynthJob
 ACCEL_NAME = "accelerator"
 #: nextpnr's router2 for the top: router1 needs over an hour on its ~50k cells in WebAssembly nextpnr.
 PNR_ARGS = ("--router", "router2")
+#: nextpnr's time limit for the top: at the default config placement alone takes ~35 min and router2 several
+#: minutes per iteration on a 2-core machine, beyond the kernels' one-hour limit.
+PNR_TIMEOUT_S = 6 * 3600.0
 
 
 def accel_job(pc: Any, xls_mhz: float, build_root: Path = BUILD,  # noqa: ANN401 (ProjectConfig)
@@ -39,7 +42,7 @@ def accel_job(pc: Any, xls_mhz: float, build_root: Path = BUILD,  # noqa: ANN401
              "utilisation": round(a.roofline_cycles(pos + 1) / cycles, 4)}
     return SynthJob(ACCEL_NAME, tuple(b.sources), b.top, cycles,
                     f"pyflow.accel.cycles.token_cycles(pos={pos}) (one token per layer)", extra,
-                    pnr_args=PNR_ARGS)
+                    pnr_args=PNR_ARGS, pnr_timeout_s=PNR_TIMEOUT_S)
 
 
 def limiting_kernel(row: Mapping[str, Any]) -> str | None:

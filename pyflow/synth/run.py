@@ -56,6 +56,8 @@ class SynthJob:
     extra: Mapping[str, Any] = field(default_factory=dict)
     #: Extra nextpnr options of this design (e.g. ``("--router", "router2")`` for the accelerator's top).
     pnr_args: tuple[str, ...] = ()
+    #: nextpnr's wall-clock limit for this design in seconds (None: the tool wrapper's default).
+    pnr_timeout_s: float | None = None
 
 
 def tool_versions(target: SynthTarget) -> dict[str, str]:
@@ -201,31 +203,33 @@ def _flow(job: SynthJob, target: SynthTarget, freq: float, work: Path, mode: str
         res["over"] = reports.over_capacity(res["resources"])
         res["status"] = "no_fit" if res["over"] else "ok"
         return
-    _pnr(target, freq, work, seed, cells, res, resume, job.pnr_args)
+    _pnr(target, freq, work, seed, cells, res, resume, job.pnr_args, job.pnr_timeout_s)
 
 
 def _pnr(target: SynthTarget, freq: float, work: Path, seed: int, cells: dict[str, int],
-         res: dict[str, Any], resume: bool = False, extra_args: tuple[str, ...] = ()) -> None:
+         res: dict[str, Any], resume: bool = False, extra_args: tuple[str, ...] = (),
+         timeout_s: float | None = None) -> None:
     fam = target.nextpnr_family
     rpt = work / "pnr.json"
     args = list(target.nextpnr_args) + ["--json", "netlist.json", "--freq", f"{freq:g}", "--report",
                                         "pnr.json", "--timing-allow-fail", "--seed", str(seed), *extra_args]
     log = work / "nextpnr.log"
     res["logs"]["nextpnr"] = str(log)
+    limit = {} if timeout_s is None else {"timeout": timeout_s}
     try:
         if resume:
             text = log.read_text(errors="replace")
         else:
             rpt.unlink(missing_ok=True)
             try:
-                text = nextpnr.place_and_route(fam, args, cwd=work, log=log)
+                text = nextpnr.place_and_route(fam, args, cwd=work, log=log, **limit)
             except FlowError as exc:
                 # router2 can fail to route the clock from a pad the placer chose (seen on ECP5); nextpnr's
                 # default router1 routes it, only more slowly: try once more with it
                 if "router2" not in extra_args or "Failed to route" not in str(exc):
                     raise
                 res["router_retry"] = f"router2 failed ({exc}); placed and routed again with router1"
-                text = nextpnr.place_and_route(fam, args[:len(args) - len(extra_args)], cwd=work, log=log)
+                text = nextpnr.place_and_route(fam, args[:len(args) - len(extra_args)], cwd=work, log=log, **limit)
     except FlowError as exc:
         text = log.read_text(errors="replace") if log.exists() else ""
         util = reports.parse_pnr_util_log(text)
