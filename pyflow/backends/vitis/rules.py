@@ -346,10 +346,15 @@ def unroll_partition_violations(code: str, kernel: str, header: str = "") -> lis
     funcs, _ = scan(code)
     bad = []
     for f in funcs:
+        mine = _local_partitions(f, parts)
         for var, start, bound, inner in _loops(f.body):
             unroll = [p for p in _direct_pragmas(inner) if re.match(r"#pragma\s+HLS\s+UNROLL\b", p, re.I)]
+            how = "unrolled"
             if not unroll:
-                continue
+                why = next((w for w, i in _implicitly_unrolled(f.body) if i == inner), None)
+                if why is None:
+                    continue
+                unroll, how = ["#pragma HLS UNROLL"], f"implicitly unrolled ({why})"
             fm = re.search(r"\bfactor\s*=\s*(\S+)", unroll[0])
             if fm:
                 factor_sym = fm.group(1)
@@ -366,11 +371,37 @@ def unroll_partition_violations(code: str, kernel: str, header: str = "") -> lis
                 for d, idx in enumerate(dims, 1):
                     if not re.search(r"(?<![\w.])" + re.escape(var) + r"\b", idx):
                         continue
-                    ok, why = _partition_ok(parts.get(arr, []), d, factor, factor_sym, consts)
+                    ok, why = _partition_ok(mine.get(arr, []), d, factor, factor_sym, consts)
                     if not ok:
-                        bad.append(f"{kernel}: {f.name}(): {arr}[...] dimension {d} indexed by the unrolled "
+                        bad.append(f"{kernel}: {f.name}(): {arr}[...] dimension {d} indexed by the {how} "
                                    f"'{var}' (factor {factor if factor is not None else factor_sym}): {why}")
     return sorted(set(bad))
+
+
+def _local_partitions(f: Function, parts: dict[str, list[_Partition]]) -> dict[str, list[_Partition]]:
+    """The partitions that apply in ``f``: its own pragmas for the arrays it declares (locals, parameters), the
+    file's (``parts``) for the others (namespace-scope tables partitioned where they are used)."""
+    local = _arrays(strip_comments(f.body))
+    own = _partitions(f.body)
+    params = _arrays(strip_comments(f.header + ";")) - local
+    out = {a: v for a, v in parts.items() if a not in local}
+    out.update({a: own.get(a, []) for a in local})
+    out.update({a: own[a] for a in params if a in own})  # else the partition of the caller's array (propagated)
+    return out
+
+
+def _is_pipelined(loop_body: str) -> bool:
+    """A loop body whose own pragmas pipeline the loop (``#pragma HLS PIPELINE`` without ``off``)."""
+    return any(re.match(r"#pragma\s+HLS\s+PIPELINE\b(?!.*\boff\b)", p, re.I) for p in _direct_pragmas(loop_body))
+
+
+def _implicitly_unrolled(body: str) -> list[tuple[str, str]]:
+    """(why, loop body) of every loop nested in a pipelined loop of ``body`` (Vitis unrolls them completely)."""
+    out = []
+    for var, _, _, inner in _loops(body):
+        if _is_pipelined(inner):
+            out += [(f"inside the PIPELINE loop '{var}'", sub_inner) for _, _, _, sub_inner in _loops(inner)]
+    return out
 
 
 def _partition_ok(parts: list[_Partition], dim: int, factor: int | None, factor_sym: str,
