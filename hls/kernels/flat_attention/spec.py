@@ -27,7 +27,17 @@ from golden.cycles import row_beats
 from hls.kernels.softmax_exp.spec import exp2_lut, exp_consts, sum_fmt
 from hls.kernels.softmax_norm.spec import norm_consts, recip_lut
 from pyflow.specs.base import Arrays, KernelSpec, Port, Ram
-from pyflow.specs.common import gauss, length_fmt, length_port, mag, rng, rom_copies, row_port, signed_bits, unsigned_bits
+from pyflow.specs.common import (
+    gauss,
+    length_fmt,
+    length_port,
+    mag,
+    rng,
+    rom_copies,
+    row_port,
+    signed_bits,
+    unsigned_bits,
+)
 
 NAME = "flat_attention"
 #: Query rows per FLAT tile (at most; fewer when the context is shorter).
