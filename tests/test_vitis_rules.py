@@ -99,6 +99,25 @@ def test_port_check_fails_on_a_rendered_kernel_with_one_table_copy(rendered: dic
 
 
 @pytest.mark.parametrize("which", CONFIGS)
+@pytest.mark.parametrize(("buffer", "loop"), [
+    ("qbuf complete dim=1", "keys"), ("lbuf complete dim=1", "keys"), ("lbuf cyclic factor={P} dim=2", "exps"),
+    ("ebuf cyclic factor={P} dim=2", "norm"), ("pbuf complete dim=1", "attend"),
+    ("pbuf cyclic factor={P} dim=2", "norm"),
+])
+def test_checks_fail_on_flat_attention_without_a_buffer_partition(rendered: dict, which: str, buffer: str,
+                                                                  loop: str) -> None:
+    """Each of flat_attention's buffer partitions is needed for II=1: without it a bank takes more than 2."""
+    root, _ = rendered[which]
+    code, header = _sources(root, "flat_attention")
+    p = next(s for s in all_specs(_config(which)) if s.name == "flat_attention").params["P"]
+    pragma = "#pragma HLS ARRAY_PARTITION variable=" + buffer.format(P=p)
+    assert pragma in code
+    found = rules.port_violations(code.replace(pragma, ""), "flat_attention", header)
+    arr = buffer.split()[0]
+    assert any(f"PIPELINE loop '{loop}'" in b and f"accesses of {arr} " in b for b in found), found
+
+
+@pytest.mark.parametrize("which", CONFIGS)
 @pytest.mark.parametrize("kernel", ["rope", "softmax_exp", "flat_attention"])
 def test_table_copies_follow_the_lanes(rendered: dict, which: str, kernel: str) -> None:
     """The replicated table has ceil(reads per cycle / 2) copies of the spec's table, partitioned one ROM each."""

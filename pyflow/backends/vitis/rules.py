@@ -686,6 +686,7 @@ def port_violations(code: str, kernel: str, header: str = "") -> list[str]:
                 continue
             walker = _Unrolled(funcs, consts, local_ranks)
             accs = walker.accesses(inner, {})
+            var = _loop_label(f.body, inner) or var
             bad += [f"{kernel}: {f.name}(): PIPELINE loop '{var}': {p}" for p in walker.problems]
             by_array: dict[str, list[_Access]] = {}
             for a in accs:
@@ -720,6 +721,14 @@ def port_violations(code: str, kernel: str, header: str = "") -> list[str]:
                                f"with {ports} ports: II=1 needs {arr} replicated or partitioned so that each bank "
                                f"takes at most {ports}")
     return sorted(set(bad))
+
+
+def _loop_label(body: str, inner: str) -> str | None:
+    """The label of the loop whose body is ``inner`` (``label: for (...)``), if it has one."""
+    at = body.find(inner)
+    head = body.rfind("for", 0, at) if at >= 0 else -1
+    m = re.search(r"(\w+)\s*:\s*$", body[:head]) if head >= 0 else None
+    return m.group(1) if m and m.group(1) not in _KEYWORDS | {"default", "public", "private"} else None
 
 
 def _product(axes: list[list]) -> list[tuple]:
