@@ -1,10 +1,13 @@
 """Vitis HLS coding rules over every rendered kernel (pyflow/backends/vitis/rules.py), at the small and the
 default dimensions: INTERFACE pragmas and AXI4-Stream types only in the top-level wrapper, tops call cores,
-unroll factors matched by array partitions, no ``const long long``.  Each checker is also fed a deliberately
-wrong snippet so that it is shown to fail.  Optionally clang++ -fsyntax-only over every rendered kernel."""
+unroll factors (explicit, or implied by an enclosing PIPELINE) matched by array partitions, accesses per cycle
+within the ports of each memory bank (II=1: tables replicated per lane pair), no ``const long long``.  Each
+checker is also fed a deliberately wrong snippet so that it is shown to fail.  Optionally clang++ -fsyntax-only
+over every rendered kernel."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -46,6 +49,21 @@ def _sources(root: Path, k: str) -> tuple[str, str]:
     return (root / k / f"{k}.cpp").read_text(), (root / k / f"{k}.h").read_text()
 
 
+# Known II=1 findings in code this branch does not own (the DATAFLOW tops' adapters, rewritten elsewhere for
+# issue 16): kernel -> patterns of the findings.  A kernel whose only findings match is xfailed with them; any
+# other finding fails.  Findings at the default dimensions:
+#   decode_step rope_out(): buf[D] is not partitioned, yet the read loop writes 2 * P_ROPE elements a cycle
+#     (8 at default) and the q / k loops read P_QK / P_KV a cycle (one dual-port bank: II = 4 instead of 1).
+#   decode_step hold_repeat(), and repeat_p() of both tops (hls/templates/vitis/top_adapters.j2): buf is
+#     partitioned cyclic by POUT / PMAX while the read loop writes PIN elements a cycle; the inner loops run to
+#     template parameters, which the checks do not resolve (no proof of II=1: give the partition factor as a
+#     multiple of both lane counts, or resolve the template arguments).
+KNOWN_FINDINGS: dict[str, tuple[str, ...]] = {
+    "decode_step": (r"rope_out\(\): ", r"hold_repeat\(\): ", r"repeat_p\(\): "),
+    "attention_decode": (r"repeat_p\(\): ",),
+}
+
+
 @pytest.mark.parametrize("which", CONFIGS)
 @pytest.mark.parametrize("kernel", _names())
 def test_rules_hold(rendered: dict, which: str, kernel: str) -> None:
@@ -55,8 +73,68 @@ def test_rules_hold(rendered: dict, which: str, kernel: str) -> None:
            + rules.wrapper_calls(code, kernel, names)
            + rules.axis_type_violations(code, kernel, header)
            + rules.unroll_partition_violations(code, kernel, header)
+           + rules.port_violations(code, kernel, header)
            + rules.long_long_violations(code + header + (root / kernel / "ff_common.h").read_text(), kernel))
-    assert not bad, "\n".join(bad)
+    known = [b for b in bad if any(re.search(p, b) for p in KNOWN_FINDINGS.get(kernel, ()))]
+    other = [b for b in bad if b not in known]
+    assert not other, "\n".join(other)
+    if known:
+        pytest.xfail("known II=1 findings (KNOWN_FINDINGS):\n" + "\n".join(known))
+
+
+@pytest.mark.parametrize("which", CONFIGS)
+@pytest.mark.parametrize(("kernel", "good", "bad"), [
+    ("rope", "quarter_sin(SINE_ROM[l], a)", "quarter_sin(SINE_ROM[0], a)"),
+    ("softmax_exp", "EXP2_ROM[l / 2])", "EXP2_ROM[0])"),
+    ("flat_attention", "EXP2_ROM[x / 2])", "EXP2_ROM[0])"),
+])
+def test_port_check_fails_on_a_rendered_kernel_with_one_table_copy(rendered: dict, which: str, kernel: str,
+                                                                   good: str, bad: str) -> None:
+    """Every lane reading the same copy of the replicated table: the II=1 check sees more reads than ports."""
+    root, _ = rendered[which]
+    code, header = _sources(root, kernel)
+    assert good in code and not rules.port_violations(code, kernel, header)
+    found = rules.port_violations(code.replace(good, bad), kernel, header)
+    assert found and all("_ROM[0]" in b and "with 2 ports" in b for b in found), found
+
+
+@pytest.mark.parametrize("which", CONFIGS)
+@pytest.mark.parametrize(("buffer", "loop"), [
+    ("qbuf complete dim=1", "keys"), ("lbuf complete dim=1", "keys"), ("lbuf cyclic factor={P} dim=2", "exps"),
+    ("ebuf cyclic factor={P} dim=2", "norm"), ("pbuf complete dim=1", "attend"),
+    ("pbuf cyclic factor={P} dim=2", "norm"),
+])
+def test_checks_fail_on_flat_attention_without_a_buffer_partition(rendered: dict, which: str, buffer: str,
+                                                                  loop: str) -> None:
+    """Each of flat_attention's buffer partitions is needed for II=1: without it a bank takes more than 2."""
+    root, _ = rendered[which]
+    code, header = _sources(root, "flat_attention")
+    p = next(s for s in all_specs(_config(which)) if s.name == "flat_attention").params["P"]
+    pragma = "#pragma HLS ARRAY_PARTITION variable=" + buffer.format(P=p)
+    assert pragma in code
+    found = rules.port_violations(code.replace(pragma, ""), "flat_attention", header)
+    arr = buffer.split()[0]
+    assert any(f"PIPELINE loop '{loop}'" in b and f"accesses of {arr} " in b for b in found), found
+
+
+@pytest.mark.parametrize("which", CONFIGS)
+@pytest.mark.parametrize("kernel", ["rope", "softmax_exp", "flat_attention"])
+def test_table_copies_follow_the_lanes(rendered: dict, which: str, kernel: str) -> None:
+    """The replicated table has ceil(reads per cycle / 2) copies of the spec's table, partitioned one ROM each."""
+    root, _ = rendered[which]
+    code, header = _sources(root, kernel)
+    spec = next(s for s in all_specs(_config(which)) if s.name == kernel)
+    table, reads = ("sine", 2 * spec.params["P"]) if kernel == "rope" else ("exp2", spec.params["P"])
+    copies = spec.consts[f"{table.upper()}_COPIES"]
+    assert copies == -(-reads // 2)
+    m = re.search(rf"static const {table}_t {table.upper()}_ROM\[{table.upper()}_COPIES\]\[{table.upper()}_DEPTH\] = "
+                  r"\{(.*?)\n    \};", code, re.S)
+    assert m, f"{kernel}: no replicated {table.upper()}_ROM"
+    rows = re.findall(r"\{([^{}]*)\}", m.group(1))
+    want = [int(v) for v in spec.luts[table].values]
+    assert len(rows) == copies and all([int(v) for v in r.split(",")] == want for r in rows)
+    assert f"#pragma HLS ARRAY_PARTITION variable={table.upper()}_ROM complete dim=1" in code
+    assert f"#pragma HLS BIND_STORAGE variable={table.upper()}_ROM type=rom_2p" in code
 
 
 @pytest.mark.parametrize("kernel", _names())
@@ -191,6 +269,89 @@ void k(int i) {
     bad = rules.unroll_partition_violations(code, "k")
     assert len(bad) == 1 and "factor 8" in bad[0]
     assert not rules.unroll_partition_violations(code.replace("factor=4", "factor=8"), "k")
+
+
+def test_unroll_checker_sees_loops_a_pipeline_unrolls() -> None:
+    code = """
+void k(int i) {
+    int v[16];
+#pragma HLS ARRAY_PARTITION variable=v cyclic factor=2
+    for (int b = 0; b < 4; b++) {
+#pragma HLS PIPELINE II=1
+        for (int l = 0; l < 4; l++) v[b * 4 + l] = i;
+    }
+}
+"""
+    bad = rules.unroll_partition_violations(code, "k")
+    assert len(bad) == 1 and "implicitly unrolled" in bad[0] and "factor 4" in bad[0], bad
+    assert not rules.unroll_partition_violations(code.replace("factor=2", "factor=4"), "k")
+    assert not rules.unroll_partition_violations(code.replace("#pragma HLS PIPELINE II=1", ""), "k")
+
+
+PORTS_SNIPPET = """
+namespace k_ns {
+constexpr int P = 4;
+const tab_t TAB[256] = {0};
+static int lookup(int x, const tab_t t[256]) {
+#pragma HLS INLINE
+    return t[x & 255];
+}
+static int direct(int x) {
+#pragma HLS INLINE
+    return TAB[x & 255];
+}
+void k_core(hls::stream<x_flit_t>& x) {
+    static const tab_t TAB_ROM[2][256] = {{0}, {0}};
+#pragma HLS ARRAY_PARTITION variable=TAB_ROM complete dim=1
+#pragma HLS BIND_STORAGE variable=TAB_ROM type=rom_2p impl=bram
+    for (int b = 0; b < 16; b++) {
+#pragma HLS PIPELINE II=1
+        int w = x.read();
+        for (int l = 0; l < P; l++) {
+#pragma HLS UNROLL
+            y[l] = lookup(w + l, TAB_ROM[l / 2]);
+        }
+    }
+}
+}
+"""
+
+
+def test_port_checker_counts_reads_per_bank() -> None:
+    """P = 4 reads a cycle: two copies of the table, lane l reading copy l / 2, fit; one copy, or the reads
+    through a helper of the unreplicated table, or a copy index that sends three lanes to one copy, do not."""
+    assert not rules.port_violations(PORTS_SNIPPET, "k")
+    one = rules.port_violations(PORTS_SNIPPET.replace("TAB_ROM[l / 2]", "TAB_ROM[0]"), "k")
+    assert len(one) == 1 and "4 accesses of TAB_ROM" in one[0] and "4 of them in one bank (TAB_ROM[0][-])" in one[0]
+    skew = rules.port_violations(PORTS_SNIPPET.replace("TAB_ROM[l / 2]", "TAB_ROM[l / 3]"), "k")
+    assert len(skew) == 1 and "3 of them in one bank (TAB_ROM[0][-])" in skew[0], skew
+    helper = rules.port_violations(PORTS_SNIPPET.replace("lookup(w + l, TAB_ROM[l / 2])", "direct(w + l)"), "k")
+    assert len(helper) == 1 and "4 accesses of TAB per iteration" in helper[0], helper
+    one_port = PORTS_SNIPPET.replace("type=rom_2p", "type=rom_1p")
+    assert "with 1 ports" in rules.port_violations(one_port, "k")[0]
+    assert not rules.port_violations(PORTS_SNIPPET.replace("type=rom_2p", "type=rom_np").replace("[l / 2]", "[0]"),
+                                     "k")
+
+
+def test_port_checker_sees_cyclic_banks_and_run_time_loops() -> None:
+    code = """
+void k(int n, int i) {
+    int buf[4][64];
+#pragma HLS ARRAY_PARTITION variable=buf cyclic factor=4 dim=2
+    for (int b = 0; b < n; b++) {
+#pragma HLS PIPELINE II=1
+        for (int x = 0; x < 4; x++) {
+            const int j = b * 4 + x;
+            buf[i][j] = buf[i][j] + 1;
+        }
+    }
+}
+"""
+    assert not rules.port_violations(code, "k")  # bank x: one read, one write
+    bad = rules.port_violations(code.replace("factor=4", "factor=2"), "k")
+    assert len(bad) == 1 and "4 of them in one bank" in bad[0], bad
+    loop = rules.port_violations(code.replace("x < 4", "x < n"), "k")
+    assert len(loop) == 1 and "inner loop 'x' up to n" in loop[0], loop
 
 
 def test_long_long_checker_fails() -> None:

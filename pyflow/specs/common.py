@@ -27,6 +27,12 @@ def clog2(n: int) -> int:
     return max(0, int(n - 1).bit_length())
 
 
+def rom_copies(reads_per_cycle: int, ports: int = 2) -> int:
+    """Copies of a table that serve ``reads_per_cycle`` reads in one cycle from ``ports``-port ROMs (a Vitis
+    ``rom_2p`` serves two): ``ceil(reads / ports)``, at least 1.  Read ``k`` of a cycle uses copy ``k // ports``."""
+    return max(1, -(-int(reads_per_cycle) // int(ports)))
+
+
 def index_bits(n: int) -> int:
     """Bits of an index or counter over ``n`` values 0..n-1: ``clog2(n)``, at least 1 (a wire has a bit)."""
     return max(1, clog2(n))

@@ -27,7 +27,17 @@ from golden.cycles import row_beats
 from hls.kernels.softmax_exp.spec import exp2_lut, exp_consts, sum_fmt
 from hls.kernels.softmax_norm.spec import norm_consts, recip_lut
 from pyflow.specs.base import Arrays, KernelSpec, Port, Ram
-from pyflow.specs.common import gauss, length_fmt, length_port, mag, rng, row_port, signed_bits, unsigned_bits
+from pyflow.specs.common import (
+    gauss,
+    length_fmt,
+    length_port,
+    mag,
+    rng,
+    rom_copies,
+    row_port,
+    signed_bits,
+    unsigned_bits,
+)
 
 NAME = "flat_attention"
 #: Query rows per FLAT tile (at most; fewer when the context is shorter).
@@ -157,6 +167,7 @@ def build(pc) -> KernelSpec:  # noqa: ANN001
             "LOGIT_FMT": s.logit,
             "EXP_FMT": s.exp,
             "PROB_FMT": s.prob,
+            "EXP2_COPIES": rom_copies(p),  # the exp pass reads EXP2 P times per cycle
             **exp_consts(s),
             **norm_consts(s, cap),
         },

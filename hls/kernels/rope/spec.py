@@ -15,7 +15,7 @@ from golden import llama_fixed as lf
 from golden.fixed import Fmt
 from golden.rope import inv_freq
 from pyflow.specs.base import Arrays, KernelSpec, Lut, Port
-from pyflow.specs.common import gauss, lut_fmt, pad_to, rng
+from pyflow.specs.common import gauss, lut_fmt, pad_to, rng, rom_copies
 
 NAME = "rope"
 #: The chain ops (golden.llama.CHAIN_OPS) this kernel implements.
@@ -72,6 +72,7 @@ def build(pc, n_vec: int | None = None) -> KernelSpec:  # noqa: ANN001
             "SINE_BITS": k,
             "PHASE_BITS": pb,
             "PHASE_DROP": pb - k - 2,
+            "SINE_COPIES": rom_copies(2 * p),  # P pairs x (sin, cos) reads of SINE per beat: one copy per pair
         },
         luts={
             "sine": Lut(s.sine_lut, lut_fmt(s.sine_lut, s.trig.frac)),

@@ -17,7 +17,7 @@ from golden.cycles import row_beats
 from golden.fixed import Fmt
 from hls.kernels.softmax_max.spec import random_logits
 from pyflow.specs.base import Arrays, KernelSpec, Lut, Port
-from pyflow.specs.common import clog2, length_port, lut_fmt, mag, row_port, signed_bits, unsigned_bits
+from pyflow.specs.common import clog2, length_port, lut_fmt, mag, rom_copies, row_port, signed_bits, unsigned_bits
 
 NAME = "softmax_exp"
 #: The chain ops (golden.llama.CHAIN_OPS) this kernel implements.
@@ -75,7 +75,7 @@ def build(pc) -> KernelSpec:  # noqa: ANN001
     return KernelSpec(
         name=NAME,
         params={"N": cap, "P": p},
-        consts={"BEATS": row_beats(cap, p), **exp_consts(s)},
+        consts={"BEATS": row_beats(cap, p), "EXP2_COPIES": rom_copies(p), **exp_consts(s)},  # P EXP2 reads a beat
         luts={"exp2": exp2_lut(s)},
         ports=ports,
         golden=golden,

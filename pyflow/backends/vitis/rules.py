@@ -8,13 +8,18 @@ careful reader checks by eye, as functions over source text that return their vi
   wrapper's local beat variables: never in a core's signature, another function, or a ``hls::stream`` declared
   inside a function (a DATAFLOW channel).
 * :func:`unroll_partition_violations` -- every loop with an explicit ``#pragma HLS UNROLL`` (``factor=F``, or
-  complete with a trip count that resolves to a number F): each array indexed in its body by the loop variable is
+  complete with a trip count that resolves to a number F), and every loop nested in a ``#pragma HLS PIPELINE``
+  loop (Vitis unrolls those completely, pragma or not): each array indexed in its body by the loop variable is
   partitioned in that dimension (``ARRAY_PARTITION ... dim=d`` or ``dim=0``) completely, or cyclically by a
   factor that is a multiple of F.  Factors and bounds resolve through integer literals and ``constexpr int`` /
   ``const int`` constants of the file; a symbolic factor equal to the unroll's symbol (a template parameter) is
-  accepted, any other unresolved one is a violation.  Not checked: loops unrolled implicitly because an
-  enclosing loop is pipelined, accesses inside called functions, and ROM port counts of tables read by inlined
-  helpers (rope's SINE, the EXP2 table) -- the II=1 part of issue 16.
+  accepted, any other unresolved one is a violation.  A function's own partition pragmas apply to the arrays it
+  declares; tables and array parameters take the file's (a caller's partition propagates).
+* :func:`port_violations` -- II=1 by construction: in each pipelined loop, one iteration's accesses of each
+  memory (nested loops unrolled with their variables' values, the file's helper functions inlined with array
+  parameters mapped to the caller's argument, e.g. a lane pair's copy ``TAB_ROM[l / 2]`` of a replicated table)
+  fall into banks (``complete`` / ``cyclic`` partitions); no bank takes more accesses than its ports (2 for
+  block RAM and ``rom_2p``, 1 for ``*_1p``).  So a table read R times a cycle needs ceil(R / 2) copies.
 * :func:`long_long_violations` -- no ``const long long`` (constants are ``constexpr int``).
 
 Parsing is a small scanner over the code with comments and literals blanked: functions are the brace blocks at
@@ -288,8 +293,11 @@ def _partitions(code: str) -> dict[str, list[_Partition]]:
 def _arrays(code: str) -> set[str]:
     """Names declared as arrays (locals, parameters, tables) in ``code``."""
     names = set()
-    for m in re.finditer(r"\b[\w:]+(?:<[^;{}()]*?>)?[\s&*]+(\w+)((?:\s*\[[^\]]+\])+)\s*(?=[;=,)])", code):
-        names.add(m.group(1))
+    code = "\n".join(_code_lines(code))  # pragma lines out: "UNROLL\n buf[i] = ..." is no declaration
+    for m in re.finditer(r"\b([A-Za-z_][\w:]*)(?:<[^;{}()]*?>)?[\s&*]+(\w+)((?:\s*\[[^\]]+\])+)\s*(?=[;=,)])",
+                         code):
+        if m.group(1) not in _KEYWORDS:
+            names.add(m.group(2))
     return names - _KEYWORDS
 
 
@@ -346,10 +354,15 @@ def unroll_partition_violations(code: str, kernel: str, header: str = "") -> lis
     funcs, _ = scan(code)
     bad = []
     for f in funcs:
+        mine = _local_partitions(f, parts)
         for var, start, bound, inner in _loops(f.body):
             unroll = [p for p in _direct_pragmas(inner) if re.match(r"#pragma\s+HLS\s+UNROLL\b", p, re.I)]
+            how = "unrolled"
             if not unroll:
-                continue
+                why = next((w for w, i in _implicitly_unrolled(f.body) if i == inner), None)
+                if why is None:
+                    continue
+                unroll, how = ["#pragma HLS UNROLL"], f"implicitly unrolled ({why})"
             fm = re.search(r"\bfactor\s*=\s*(\S+)", unroll[0])
             if fm:
                 factor_sym = fm.group(1)
@@ -366,11 +379,37 @@ def unroll_partition_violations(code: str, kernel: str, header: str = "") -> lis
                 for d, idx in enumerate(dims, 1):
                     if not re.search(r"(?<![\w.])" + re.escape(var) + r"\b", idx):
                         continue
-                    ok, why = _partition_ok(parts.get(arr, []), d, factor, factor_sym, consts)
+                    ok, why = _partition_ok(mine.get(arr, []), d, factor, factor_sym, consts)
                     if not ok:
-                        bad.append(f"{kernel}: {f.name}(): {arr}[...] dimension {d} indexed by the unrolled "
+                        bad.append(f"{kernel}: {f.name}(): {arr}[...] dimension {d} indexed by the {how} "
                                    f"'{var}' (factor {factor if factor is not None else factor_sym}): {why}")
     return sorted(set(bad))
+
+
+def _local_partitions(f: Function, parts: dict[str, list[_Partition]]) -> dict[str, list[_Partition]]:
+    """The partitions that apply in ``f``: its own pragmas for the arrays it declares (locals, parameters), the
+    file's (``parts``) for the others (namespace-scope tables partitioned where they are used)."""
+    local = _arrays(strip_comments(f.body))
+    own = _partitions(f.body)
+    params = _arrays(strip_comments(f.header + ";")) - local
+    out = {a: v for a, v in parts.items() if a not in local}
+    out.update({a: own.get(a, []) for a in local})
+    out.update({a: own[a] for a in params if a in own})  # else the partition of the caller's array (propagated)
+    return out
+
+
+def _is_pipelined(loop_body: str) -> bool:
+    """A loop body whose own pragmas pipeline the loop (``#pragma HLS PIPELINE`` without ``off``)."""
+    return any(re.match(r"#pragma\s+HLS\s+PIPELINE\b(?!.*\boff\b)", p, re.I) for p in _direct_pragmas(loop_body))
+
+
+def _implicitly_unrolled(body: str) -> list[tuple[str, str]]:
+    """(why, loop body) of every loop nested in a pipelined loop of ``body`` (Vitis unrolls them completely)."""
+    out = []
+    for var, _, _, inner in _loops(body):
+        if _is_pipelined(inner):
+            out += [(f"inside the PIPELINE loop '{var}'", sub_inner) for _, _, _, sub_inner in _loops(inner)]
+    return out
 
 
 def _partition_ok(parts: list[_Partition], dim: int, factor: int | None, factor_sym: str,
@@ -396,3 +435,304 @@ def long_long_violations(code: str, kernel: str) -> list[str]:
     """``const long long`` declarations (constants are ``constexpr int``)."""
     return [f"{kernel}: const long long: {ln.strip()}" for ln in strip_comments(code).splitlines()
             if re.search(r"\bconst\s+long\s+long\b", ln)]
+
+
+# --- II=1: accesses per cycle vs memory ports ------------------------------------------------------------
+
+#: Values a run-time identifier takes when an index is evaluated (a bank that is the same for all of them is
+#: known; one that differs is any bank).
+_SAMPLES = ((0, 1), (1, 2), (2, 7), (3, 12), (5, 3), (6, 9), (11, 5), (13, 16))
+_PORTS = {"rom_1p": 1, "ram_1p": 1, "rom_2p": 2, "ram_2p": 2, "ram_s2p": 2, "ram_t2p": 2}
+
+
+@dataclass(frozen=True)
+class _Access:
+    """One access of ``array`` in one iteration of a pipelined loop: per dimension, the index's value for
+    each run-time sample (None: not an integer expression)."""
+
+    array: str
+    dims: tuple[tuple[int | None, ...], ...]
+    write: bool = False
+
+
+def _eval_index(expr: str, env: dict[str, int], consts: dict[str, int], defs: dict[str, str],
+                salts: dict[str, int]) -> tuple:
+    """``expr`` evaluated once per run-time sample: unrolled loop variables from ``env``, constants, local
+    ``int`` definitions (``defs``) substituted; other identifiers are run-time values, a variable declared in
+    one unrolled copy or inlined call (``salts``: name -> copy) taking other values than in another copy."""
+    e = expr
+    for _ in range(4):  # local definitions of local definitions
+        e = re.sub(r"\b[A-Za-z_]\w*\b", lambda m: f"({defs[m.group(0)]})" if m.group(0) in defs else m.group(0), e)
+    e = re.sub(r"\b[A-Za-z_]\w*\b", lambda m: str(env[m.group(0)]) if m.group(0) in env else m.group(0), e)
+    names = sorted(set(re.findall(r"\b[A-Za-z_]\w*\b", e)) - set(consts))
+    out = []
+    for k, (a, step) in enumerate(_SAMPLES):
+        e_k = e
+        for i, n in enumerate(names):
+            e_k = re.sub(r"\b" + n + r"\b", str(a + step * i + k + 1009 * salts.get(n, 0)), e_k)
+        out.append(_resolve(e_k, consts))
+    return tuple(out)
+
+
+def _top_loops(text: str) -> list[tuple[int, int, str, str, str, str]]:
+    """(start, end, variable, init, bound, body) of the ``for`` loops of ``text`` not nested in another."""
+    out, pos = [], 0
+    for m in re.finditer(r"\bfor\s*\(", text):
+        if m.start() < pos:
+            continue
+        close = match_brace(text, m.end() - 1)
+        parts = text[m.end():close].split(";")
+        k = close + 1
+        while k < len(text) and text[k] in " \t\n":
+            k += 1
+        if k < len(text) and text[k] == "{":
+            end = match_brace(text, k)
+            body = text[k + 1:end]
+        else:
+            end = text.find(";", k)
+            body = text[k:end + 1]
+        pos = end + 1
+        init = re.match(r"\s*(?:int|unsigned|long|ap_u?int<\d+>)?\s*(\w+)\s*=\s*(.+)", parts[0]) if len(parts) == 3 \
+            else None
+        cond = re.match(r"\s*(\w+)\s*<\s*(.+)", parts[1]) if len(parts) == 3 else None
+        if init and cond and init.group(1) == cond.group(1):
+            out.append((m.start(), end + 1, init.group(1), init.group(2).strip(), cond.group(2).strip(), body))
+        else:
+            out.append((m.start(), end + 1, "", "", "", body))
+    return out
+
+
+def _split_args(text: str) -> list[str]:
+    """Top-level comma-separated parts of an argument or parameter list."""
+    out, depth, cur = [], 0, []
+    for ch in text:
+        if ch in "([{<":
+            depth += 1
+        elif ch in ")]}>":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    if "".join(cur).strip():
+        out.append("".join(cur))
+    return out
+
+
+class _Unrolled:
+    """The accesses of one iteration of a pipelined loop, with every nested loop unrolled (Vitis unrolls
+    them) and every call of a function of the file inlined (array parameters map to the caller's argument)."""
+
+    def __init__(self, funcs: list[Function], consts: dict[str, int], ranks: dict[str, int]) -> None:
+        self.funcs = {f.name: f for f in funcs}
+        self.consts = consts
+        self.ranks = ranks
+        self.problems: list[str] = []
+        self.copies = 0
+
+    def _salted(self, flat: str, salts: dict[str, int], extra: tuple[str, ...] = ()) -> dict[str, int]:
+        """``salts`` with a fresh copy number for every variable declared in ``flat`` (and ``extra``)."""
+        self.copies += 1
+        declared = re.findall(r"\b[A-Za-z_][\w:]*(?:<[^;{}()]*>)?[\s&*]+(\w+)\s*(?:=(?!=)|;|\[|,|\))", flat)
+        return {**salts, **{n: self.copies for n in (*declared, *extra)}}
+
+    def accesses(self, text: str, env: dict[str, int], depth: int = 0, salts: dict[str, int] | None = None,
+                 params: tuple[str, ...] = ()) -> list[_Access]:
+        out: list[_Access] = []
+        salts = salts or {}
+        loops = _top_loops(text)
+        rest, last = [], 0
+        for start, end, var, init, bound, _body in loops:
+            rest.append(text[last:start])
+            last = end
+            lo, hi = (_resolve(x, {**self.consts, **env}) if x else None for x in (init, bound))
+            if lo is None or hi is None:
+                self.problems.append(f"inner loop '{var or '?'}' up to {bound or '?'}: not a constant of the file "
+                                     "(a run-time trip count cannot be unrolled by the PIPELINE; a template "
+                                     "parameter is not resolved by this check)")
+        rest.append(text[last:])
+        flat = "".join(rest)
+        salts = self._salted(flat, salts, params)
+        for _start, _end, var, init, bound, body in loops:
+            lo, hi = (_resolve(x, {**self.consts, **env}) if x else None for x in (init, bound))
+            for v in range(lo, hi) if lo is not None and hi is not None else ():
+                out += self.accesses(body, {**env, var: v}, depth, salts)
+        defs = {m.group(1): m.group(2) for m in re.finditer(r"\b(?:const\s+)?int\s+(\w+)\s*=\s*([^;]+);", flat)}
+        out += self._direct(flat, env, defs, salts)
+        if depth < 4:
+            out += self._calls(flat, env, defs, depth, salts)
+        return out
+
+    def _direct(self, flat: str, env: dict[str, int], defs: dict[str, str], salts: dict[str, int]) -> list[_Access]:
+        out = []
+        for arr, dims, op in _accesses_ops(flat):
+            if arr in self.ranks and len(dims) == self.ranks[arr]:  # fewer subscripts: a row passed on
+                idx = tuple(_eval_index(d, env, self.consts, defs, salts) for d in dims)
+                if op != "=":
+                    out.append(_Access(arr, idx))
+                if op:
+                    out.append(_Access(arr, idx, write=True))
+        return out
+
+    def _calls(self, flat: str, env: dict[str, int], defs: dict[str, str], depth: int,
+               salts: dict[str, int]) -> list[_Access]:
+        out = []
+        for m in re.finditer(r"(?<![\w.:])(\w+)\s*(?:<[^;(){}]*>)?\s*\(", flat):
+            f = self.funcs.get(m.group(1))
+            if f is None:
+                continue
+            args = _split_args(flat[m.end():match_brace(flat, m.end() - 1)])
+            params = _split_args(f.header[f.header.rfind("(", 0, len(f.header) - 1) + 1:-1])
+            rows = {}
+            for prm, arg in zip(params, args, strict=False):  # defaults: fewer args
+                pm = re.search(r"(\w+)\s*(\[[^\]]*\])+\s*$", prm.strip())
+                am = re.match(r"\s*(\w+)\s*((?:\[[^\]]+\]\s*)*)$", arg)
+                if pm and am and am.group(1) in self.ranks:
+                    prefix = re.findall(r"\[([^\]]+)\]", am.group(2))
+                    rows[pm.group(1)] = (am.group(1), [_eval_index(d, env, self.consts, defs, salts) for d in prefix])
+            inner = _Unrolled(list(self.funcs.values()), self.consts,
+                              {**self.ranks, **{p: self.ranks[a] - len(pre) for p, (a, pre) in rows.items()}})
+            inner.copies = self.copies + 1000 * (depth + 1)
+            names = tuple(m2.group(1) for prm in params if (m2 := re.search(r"(\w+)\s*(?:\[[^\]]*\]\s*)*$", prm)))
+            for acc in inner.accesses(f.body, {}, depth + 1, {}, names):
+                if acc.array in rows:
+                    arr, pre = rows[acc.array]
+                    out.append(_Access(arr, (*pre, *acc.dims)))
+                elif acc.array not in _arrays(strip_comments(f.body)):
+                    out.append(acc)
+            self.problems += inner.problems
+            self.copies = inner.copies
+        return out
+
+
+def _accesses_ops(text: str):
+    """(array, [index per dimension], op) of every subscript chain in ``text``; op: "=" (written), "op=" / "++"
+    (read and written) or "" (read)."""
+    for m in re.finditer(r"\b([A-Za-z_]\w*)\s*\[", text):
+        dims, k = [], m.end() - 1
+        while k < len(text) and text[k] == "[":
+            e = match_brace(text, k)
+            dims.append(text[k + 1:e])
+            k = e + 1
+            while k < len(text) and text[k] in " \t\n":
+                k += 1
+        after = re.match(r"(=(?!=)|[-+*/%&|^]=|<<=|>>=|\+\+|--)", text[k:k + 3])
+        before = text[:m.start()].rstrip().endswith(("++", "--"))
+        yield m.group(1), dims, (after.group(1) if after else ("++" if before else ""))
+
+
+def _ranks(code: str) -> dict[str, int]:
+    """Array name -> number of dimensions, of every array declared in ``code``."""
+    code = "\n".join(_code_lines(code))
+    out = {}
+    for m in re.finditer(r"\b([A-Za-z_][\w:]*)(?:<[^;{}()]*?>)?[\s&*]+(\w+)((?:\s*\[[^\]]+\])+)\s*(?=[;=,)])", code):
+        if m.group(1) not in _KEYWORDS:
+            out[m.group(2)] = m.group(3).count("[")
+    return out
+
+
+def _storage_ports(code: str, array: str) -> int | None:
+    """Ports of each bank of ``array`` from its BIND_STORAGE (2 by default: block RAM / ROM is dual-port;
+    None: rom_np / registers, no limit)."""
+    m = re.search(r"#pragma\s+HLS\s+BIND_STORAGE\b[^\n]*\bvariable\s*=\s*" + re.escape(array) +
+                  r"\b[^\n]*\btype\s*=\s*(\w+)", code, re.I)
+    if not m:
+        return 2
+    return _PORTS.get(m.group(1).lower())
+
+
+def _bank(values: tuple, part: _Partition | None, consts: dict[str, int]) -> int | None | str:
+    """The bank coordinate of one dimension: "-" (not partitioned), a number, or None (any bank)."""
+    if part is None:
+        return "-"
+    if part.kind == "complete":
+        banks = set(values)
+    elif part.kind == "cyclic":
+        f = _resolve(part.factor, consts)
+        if f is None:
+            return None
+        banks = {None if v is None else v % f for v in values}
+    else:
+        return None
+    return banks.pop() if len(banks) == 1 and None not in banks else None
+
+
+def port_violations(code: str, kernel: str, header: str = "") -> list[str]:
+    """Pipelined loops (II=1) whose iteration accesses one memory bank more often than it has ports.
+
+    Every loop nested in a ``#pragma HLS PIPELINE`` loop is unrolled (explicitly or by the pipeline), and calls
+    of the file's own functions are inlined (an array parameter maps to the caller's argument, e.g. one copy
+    ``TAB_ROM[l / 2]`` of a replicated table), so one iteration's accesses of each array are enumerated with
+    the unrolled loop variables' values.  Each access lands in a bank: per dimension, the index value for a
+    ``complete`` partition, the value modulo the factor for a ``cyclic`` one, one bank for an unpartitioned
+    dimension; a run-time index whose bank is not the same for every sample value may hit any bank.  A bank has
+    2 ports (dual-port block RAM / ``rom_2p``; 1 for ``rom_1p`` / ``ram_1p``; no limit for ``rom_np`` and for
+    arrays partitioned completely in every dimension, i.e. registers); reads and writes both take one (two
+    accesses whose indices are the same function of the run-time values count once).  So a
+    table read R times a cycle needs ceil(R / 2) copies, each lane pair reading its own.  An inner loop with a
+    run-time trip count inside a pipelined loop is a violation too (it cannot be unrolled)."""
+    text = strip_comments(header + "\n" + code)
+    consts = _constants(text)
+    parts = _partitions(text)
+    ranks = _ranks(text)
+    funcs, _ = scan(code)
+    bad = []
+    for f in funcs:
+        mine = _local_partitions(f, parts)
+        local_ranks = {**ranks, **_ranks(strip_comments(f.header + ";\n" + f.body))}
+        for var, _, _, inner in _loops(f.body):
+            if not _is_pipelined(inner):
+                continue
+            walker = _Unrolled(funcs, consts, local_ranks)
+            accs = walker.accesses(inner, {})
+            var = _loop_label(f.body, inner) or var
+            bad += [f"{kernel}: {f.name}(): PIPELINE loop '{var}': {p}" for p in walker.problems]
+            by_array: dict[str, list[_Access]] = {}
+            for a in accs:
+                by_array.setdefault(a.array, [])
+                known = all(v is not None for d in a.dims for v in d)
+                if a.write or not (known and a in by_array[a.array]):  # the same address read twice: one read
+                    by_array[a.array].append(a)
+            for arr, group in sorted(by_array.items()):
+                rank = len(group[0].dims)
+                dim_parts = []
+                for d in range(1, rank + 1):
+                    ps = [p for p in mine.get(arr, []) if p.dim in (d, 0)]
+                    dim_parts.append(ps[0] if ps else None)
+                if all(p is not None and p.kind == "complete" for p in dim_parts):
+                    continue  # registers
+                ports = _storage_ports(text, arr)
+                if ports is None:
+                    continue
+                coords = [tuple(_bank(v, p, consts) for v, p in zip(a.dims, dim_parts, strict=True)) for a in group]
+                axes = []
+                for d in range(rank):
+                    known = {c[d] for c in coords if c[d] is not None}
+                    axes.append(sorted(known, key=str) or ["*"])
+                worst, where = 0, None
+                for bank in _product(axes):
+                    n = sum(all(c is None or c == b for c, b in zip(co, bank, strict=True)) for co in coords)
+                    if n > worst:
+                        worst, where = n, bank
+                if worst > ports:
+                    bad.append(f"{kernel}: {f.name}(): PIPELINE loop '{var}': {len(group)} accesses of {arr} per "
+                               f"iteration, {worst} of them in one bank ({arr}{''.join(f'[{b}]' for b in where)}) "
+                               f"with {ports} ports: II=1 needs {arr} replicated or partitioned so that each bank "
+                               f"takes at most {ports}")
+    return sorted(set(bad))
+
+
+def _loop_label(body: str, inner: str) -> str | None:
+    """The label of the loop whose body is ``inner`` (``label: for (...)``), if it has one."""
+    at = body.find(inner)
+    head = body.rfind("for", 0, at) if at >= 0 else -1
+    m = re.search(r"(\w+)\s*:\s*$", body[:head]) if head >= 0 else None
+    return m.group(1) if m and m.group(1) not in _KEYWORDS | {"default", "public", "private"} else None
+
+
+def _product(axes: list[list]) -> list[tuple]:
+    out: list[tuple] = [()]
+    for ax in axes:
+        out = [(*o, v) for o in out for v in ax]
+    return out
