@@ -26,8 +26,10 @@ class Bank:
     size_mb: int
 
 
-def _banks(prefix: str, count: int, size_mb: int) -> tuple[Bank, ...]:
-    return tuple(Bank(f"{prefix}[{i}]" if prefix in ("HBM", "DDR") else f"{prefix}{i}", size_mb) for i in range(count))
+def _banks(prefix: str, count: int, size_mb: int, suffix: str = "") -> tuple[Bank, ...]:
+    """``HBM[0]``, ``HBM[1]``, ... (v++ names) or ``HP0<suffix>``, ... (PS slave ports ``S_AXI_HP0<suffix>``)."""
+    return tuple(Bank(f"{prefix}[{i}]" if prefix in ("HBM", "DDR") else f"{prefix}{i}{suffix}", size_mb)
+                 for i in range(count))
 
 
 @dataclass(frozen=True)
@@ -80,9 +82,9 @@ BOARDS: dict[str, Board] = {
               kind="alveo", platform="xilinx_u280_gen3x16_xdma_1_202211_1",
               banks=_banks("HBM", 32, 256) + _banks("DDR", 2, 16384)),
         Board("zcu104", "vitis", "zynquplus", part="xczu7ev-ffvc1156-2-e", description="ZCU104", kind="zynq",
-              banks=_banks("HP", 4, 2048)),  # S_AXI_HP0..3_FPD -> 2 GB PS DDR4
+              banks=_banks("HP", 4, 2048, "_FPD")),  # S_AXI_HP0..3_FPD -> 2 GB PS DDR4
         Board("kv260", "vitis", "zynquplus", part="xck26-sfvc784-2LV-c", description="Kria KV260", kind="zynq",
-              banks=_banks("HP", 4, 4096)),  # S_AXI_HP0..3_FPD -> 4 GB PS DDR4
+              banks=_banks("HP", 4, 4096, "_FPD")),  # S_AXI_HP0..3_FPD -> 4 GB PS DDR4
         Board("pynq-z2", "vitis", "zynq", part="xc7z020clg400-1", description="PYNQ-Z2 (Zynq-7020)", kind="zynq",
               banks=_banks("HP", 4, 512)),  # S_AXI_HP0..3 -> 512 MB PS DDR3
         Board("ecp5-25k", "open", "ecp5", device="25k", package="CABGA381", description="Lattice ECP5-25F"),
