@@ -6,7 +6,7 @@ sees in the .xo: one AXI4 master ``m_axi_<B>`` per bundle), their sizes from the
 bus words of ``mem_word_bits``), the memories from the board table (pyflow/project/boards.py).  Bundles get
 the board's banks in order, one each (U280: HBM[0], HBM[1], ...; U250: DDR[0], ...; Zynq: HP0, HP1, ... of
 the processing system); a bundle larger than one bank takes a range of consecutive banks of the same kind
-(``HBM[0:1]``), which v++ accepts for HBM.
+(``HBM[0:1]``: v++ accepts ranges of HBM pseudo-channels only).
 """
 
 from __future__ import annotations
@@ -87,9 +87,11 @@ def bank_plan(board: Board, bundles: list[Bundle]) -> dict[str, str]:
         first = banks[i]
         need = max(1, -(-b.nbytes // (first.size_mb << 20)))
         run = banks[i:i + need]
-        if len(run) < need or any(_kind(x) != _kind(first) for x in run):
-            raise FlowError(f"board {board.name}: bundle {b.name} needs {b.nbytes} bytes, more than {need - 1} "
-                            f"consecutive {_kind(first)} banks of {first.size_mb} MB from {first.name}")
+        if need > 1 and (_kind(first) != "HBM" or len(run) < need or any(_kind(x) != "HBM" for x in run)):
+            raise FlowError(f"board {board.name}: bundle {b.name} needs {b.nbytes} bytes, more than "
+                            + (f"the {first.size_mb} MB of {first.name}" if _kind(first) != "HBM" else
+                               f"{len(run)} consecutive HBM banks of {first.size_mb} MB from {first.name}")
+                            + " (a range of banks exists only for HBM)")
         plan[b.name] = first.name if need == 1 else f"{_kind(first)}[{_index(first)}:{_index(run[-1])}]"
         i += need
     return plan
