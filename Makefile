@@ -73,8 +73,8 @@ rtl: setup ## Compile every kernel to Verilog with XLS
 synth: setup ## Open-source synthesis + place & route (BOARD=ecp5-85k, ice40-up5k, ice40-hx8k, u280...)
 	$(FLOW) synth --board $(BOARD) $(CFG)
 
-synth-vitis: setup ## Run Vitis HLS for BOARD (prints the commands when vitis_hls is absent)
-	$(FLOW) synth-vitis --board $(BOARD) $(CFG)
+synth-vitis: setup ## Vitis HLS + Alveo/Zynq package for BOARD=u280|u250|zcu104|kv260|pynq-z2 (COSIM=1, PLATFORM=...)
+	$(FLOW) synth-vitis --board $(BOARD) $(CFG) $(if $(COSIM),--cosim,) $(if $(PLATFORM),--platform $(PLATFORM),)
 
 dse: setup ## Design-space exploration over lanes and formats (Dask: embedded cluster or SCHEDULER=...)
 	$(FLOW) dse $(CFG) $(SCHED)

@@ -1,9 +1,9 @@
 """Vitis HLS coding rules over every rendered kernel (pyflow/backends/vitis/rules.py), at the small and the
 default dimensions: INTERFACE pragmas and AXI4-Stream types only in the top-level wrapper, tops call cores,
 unroll factors (explicit, or implied by an enclosing PIPELINE) matched by array partitions, accesses per cycle
-within the ports of each memory bank (II=1: tables replicated per lane pair), no ``const long long``.  Each
-checker is also fed a deliberately wrong snippet so that it is shown to fail.  Optionally clang++ -fsyntax-only
-over every rendered kernel."""
+within the ports of each memory bank (II=1: tables replicated per lane pair), no ``const long long``, AXI4-Lite
+control with ap_ctrl_chain and m_axi offset=slave (a kernel XRT can run).  Each checker is also fed a deliberately
+wrong snippet so that it is shown to fail.  Optionally clang++ -fsyntax-only over every rendered kernel."""
 
 from __future__ import annotations
 
@@ -137,6 +137,29 @@ def test_table_copies_follow_the_lanes(rendered: dict, which: str, kernel: str) 
     assert f"#pragma HLS BIND_STORAGE variable={table.upper()}_ROM type=rom_2p" in code
 
 
+#: Kernels whose own pragmas block (hls/kernels/<k>/<k>.cpp.j2) still has ``offset=direct`` and ``ap_none
+#: port=pos``: kv_cache and decode_step are being rewritten with offset=slave on other branches (remove the
+#: xfail when they are merged); attention_decode's template needs the same change.
+CONTROL_PENDING = {"kv_cache", "decode_step", "attention_decode"}
+
+
+def _control_params() -> list:  # noqa: ANN202
+    return [pytest.param(k, marks=pytest.mark.xfail(reason=f"{k}.cpp.j2: m_axi offset=direct / ap_none port=pos "
+                                                    "(pending its rewrite)", strict=False))
+            if k in CONTROL_PENDING else k for k in _names()]
+
+
+@pytest.mark.parametrize("which", CONFIGS)
+@pytest.mark.parametrize("kernel", _control_params())
+def test_control_interfaces(rendered: dict, which: str, kernel: str) -> None:
+    """Every wrapper: s_axilite control bundle with ap_ctrl_chain, every scalar and pointer a register,
+    every m_axi offset=slave with a bundle."""
+    root, _ = rendered[which]
+    code, _ = _sources(root, kernel)
+    bad = rules.control_violations(code, kernel)
+    assert not bad, "\n".join(bad)
+
+
 @pytest.mark.parametrize("kernel", _names())
 def test_core_and_wrapper_structure(rendered: dict, kernel: str) -> None:
     root, _ = rendered["small"]
@@ -145,7 +168,7 @@ def test_core_and_wrapper_structure(rendered: dict, kernel: str) -> None:
     wrapper = [f for f in funcs if f.is_global and f.name == kernel]
     core = [f for f in funcs if f.namespaces == (f"{kernel}_ns",) and f.name == f"{kernel}_core"]
     assert len(wrapper) == 1 and len(core) == 1
-    assert "#pragma HLS INTERFACE ap_ctrl_hs port=return" in wrapper[0].body
+    assert "#pragma HLS INTERFACE ap_ctrl_chain port=return" in wrapper[0].body
     assert f"{kernel}_core(" in wrapper[0].body
     assert "hls::stream<" in core[0].header and "_flit_t>" in core[0].header
 
@@ -317,6 +340,20 @@ void k_core(hls::stream<x_flit_t>& x) {
 """
 
 
+GOOD_TOP = """
+void k(k_ns::pos_t pos, k_ns::w_word_t* w, hls::stream<k_ns::x_beat_t>& x, k_ns::status_t* status) {
+#pragma HLS INTERFACE axis port=x
+#pragma HLS INTERFACE m_axi port=w offset=slave bundle=gmem depth=16
+#pragma HLS INTERFACE s_axilite port=pos bundle=control
+#pragma HLS INTERFACE s_axilite port=w bundle=control
+#pragma HLS INTERFACE s_axilite port=status bundle=control
+#pragma HLS INTERFACE s_axilite port=return bundle=control
+#pragma HLS INTERFACE ap_ctrl_chain port=return
+    k_ns::k_core(pos, w, x, status);
+}
+"""
+
+
 def test_port_checker_counts_reads_per_bank() -> None:
     """P = 4 reads a cycle: two copies of the table, lane l reading copy l / 2, fit; one copy, or the reads
     through a helper of the unreplicated table, or a copy index that sends three lanes to one copy, do not."""
@@ -352,6 +389,34 @@ void k(int n, int i) {
     assert len(bad) == 1 and "4 of them in one bank" in bad[0], bad
     loop = rules.port_violations(code.replace("x < 4", "x < n"), "k")
     assert len(loop) == 1 and "inner loop 'x' up to n" in loop[0], loop
+
+
+def test_control_checker_accepts_a_vitis_kernel() -> None:
+    assert not rules.control_violations(GOOD_TOP, "k")
+    assert [(a.name, a.kind) for a in rules.wrapper_args(GOOD_TOP, "k")] == [
+        ("pos", "scalar"), ("w", "pointer"), ("x", "axis"), ("status", "pointer")]
+
+
+@pytest.mark.parametrize(("old", "new", "expect"), [
+    ("offset=slave", "offset=direct", "offset=direct, not offset=slave"),
+    ("m_axi port=w offset=slave bundle=gmem", "m_axi port=w offset=slave", "names no bundle"),
+    ("#pragma HLS INTERFACE s_axilite port=w bundle=control\n", "", "m_axi base address argument w has no"),
+    ("#pragma HLS INTERFACE s_axilite port=pos bundle=control\n", "#pragma HLS INTERFACE ap_none port=pos\n",
+     "scalar argument pos has no"),
+    ("#pragma HLS INTERFACE s_axilite port=status bundle=control\n", "", "pointer argument status has no"),
+    ("s_axilite port=return bundle=control", "s_axilite port=return bundle=ctrl", "port=return bundle=control"),
+    ("ap_ctrl_chain", "ap_ctrl_hs", "ap_ctrl_hs, not ap_ctrl_chain"),
+    ("m_axi port=w", "m_axi port=x", "m_axi pragma on 'x', which is not a pointer"),
+])
+def test_control_checker_fails(old: str, new: str, expect: str) -> None:
+    bad = rules.control_violations(GOOD_TOP.replace(old, new), "k")
+    assert any(expect in b for b in bad), bad
+
+
+def test_control_checker_fails_on_a_scalar_with_ap_none() -> None:
+    code = GOOD_TOP.replace("#pragma HLS INTERFACE axis port=x\n", "#pragma HLS INTERFACE axis port=x\n"
+                            "#pragma HLS INTERFACE ap_none port=pos\n")
+    assert rules.control_violations(code, "k") == ["k: argument pos also has INTERFACE ap_none (registers only)"]
 
 
 def test_long_long_checker_fails() -> None:

@@ -1,6 +1,7 @@
-"""Vitis HLS wrapper: find ``vitis_hls``, run a generated project Tcl, read the csynth report.
+"""Vitis wrappers: find ``vitis_hls`` and ``v++``, run a generated project Tcl or a v++ link, read the csynth
+report.
 
-Vitis HLS is proprietary and usually absent; :func:`find_vitis_hls` returns None then, and the
+Vitis is proprietary and usually absent; :func:`find_vitis_hls` / :func:`find_vpp` return None then, and the
 ``synth-vitis`` command prints the exact commands to run on a machine where it is installed.
 """
 
@@ -25,6 +26,35 @@ def find_vitis_hls() -> str | None:
     if root and (Path(root) / "bin" / "vitis_hls").is_file():
         return str(Path(root) / "bin" / "vitis_hls")
     return None
+
+
+def find_vpp() -> str | None:
+    """Path of ``v++`` (PATH, then ``$XILINX_VITIS/bin``), or None."""
+    exe = shutil.which("v++")
+    if exe:
+        return exe
+    root = os.environ.get("XILINX_VITIS")
+    if root and (Path(root) / "bin" / "v++").is_file():
+        return str(Path(root) / "bin" / "v++")
+    return None
+
+
+def run_vpp(project_dir: Path, argv: list[str], timeout_s: int = 12 * 3600) -> Path:
+    """Run the v++ command ``argv`` (``argv[0]`` is ``v++``) in ``project_dir``; return the log path; FlowError
+    on failure."""
+    exe = find_vpp()
+    if exe is None:
+        raise FlowError("v++ not found on PATH (source <Vitis>/settings64.sh or set XILINX_VITIS)")
+    log = Path(project_dir) / "vpp_link.log"
+    with open(log, "w") as fh:
+        try:
+            res = subprocess.run([exe, *argv[1:]], cwd=project_dir, stdout=fh, stderr=subprocess.STDOUT,
+                                 timeout=timeout_s, check=False)
+        except subprocess.TimeoutExpired:
+            raise FlowError(f"v++: {project_dir.name} ran longer than {timeout_s} s (log {log})") from None
+    if res.returncode != 0:
+        raise FlowError(f"v++ failed on {project_dir.name} (exit {res.returncode}); see {log}")
+    return log
 
 
 def run_tcl(project_dir: Path, tcl: str = "run_hls.tcl", timeout_s: int = 6 * 3600) -> Path:

@@ -10,7 +10,8 @@ Layout of ``build/kernels/<name>/``::
     vectors/<port>.exp.txt  expected output raw values (golden model), same format (padding lanes 0)
     vectors_pos<p>/         the same at decode position p (run-time length n = p + 1), for each position
                             asked for; vectors/ is the last position the capacity allows
-    run_hls.tcl       Vitis HLS project script (csim, csynth, cosim, export)
+    run_hls.tcl       Vitis HLS project script for the board (csim, csynth, cosim when asked, export: .xo for
+                      an Alveo card, IP catalog for a Zynq board; pyflow/project/boards.py)
 
 Files are written atomically and only when their content changed, so a second run with no change rewrites
 nothing and keeps every mtime.  The C-sim-only shim ``build/kernels/_shim/ap_axi_sdata.h`` stands in for
@@ -68,15 +69,18 @@ def write_vectors(spec: KernelSpec, folder: Path, seed: int = VECTOR_SEED, pos: 
 
 
 def render_vitis(spec: KernelSpec, pc: Any, out_root: Path = KERNELS_DIR, seed: int = VECTOR_SEED,
-                 with_vectors: bool = True, positions: Sequence[int] = ()) -> RenderResult:
+                 with_vectors: bool = True, positions: Sequence[int] = (), cosim: bool = False) -> RenderResult:
     """Render the Vitis C++ kernel, header, testbench, Tcl and vectors of ``spec`` into out_root/<name>
-    (vectors at every decode position in ``positions`` and at the last one, :func:`vector_dirs`)."""
+    (vectors at every decode position in ``positions`` and at the last one, :func:`vector_dirs`); the Tcl
+    runs cosim_design only with ``cosim``."""
     result = RenderResult()
     env = environment("vitis", spec.name)
     out = Path(out_root) / spec.name
     extra = {
         "clock_period_ns": pc.clock_period_ns,
         "part": vitis_part(pc),
+        "board": vitis_board(pc),
+        "cosim": bool(cosim),
         "extra_includes": [f"../{dep}" for dep in spec.params.get("includes", ())],
     }
     files = {f"{spec.name}.h": "kernel.h.j2", f"{spec.name}.cpp": f"{spec.name}.cpp.j2",
@@ -90,11 +94,15 @@ def render_vitis(spec: KernelSpec, pc: Any, out_root: Path = KERNELS_DIR, seed: 
     return result
 
 
-def vitis_part(pc: Any) -> str:
-    """The AMD part the Vitis projects target: the config's board, or the U280 for an open-flow board."""
-    board = pc.board
-    if board.flow == "vitis":
-        return board.part
+def vitis_board(pc: Any) -> Any:  # noqa: ANN401 (Board)
+    """The board the Vitis projects target: the config's board, or the U280 for an open-flow board."""
+    if pc.board.flow == "vitis":
+        return pc.board
     from pyflow.project.boards import BOARDS
 
-    return BOARDS["u280"].part
+    return BOARDS["u280"]
+
+
+def vitis_part(pc: Any) -> str:
+    """The AMD part the Vitis projects target (:func:`vitis_board`)."""
+    return vitis_board(pc).part

@@ -21,6 +21,12 @@ careful reader checks by eye, as functions over source text that return their vi
   fall into banks (``complete`` / ``cyclic`` partitions); no bank takes more accesses than its ports (2 for
   block RAM and ``rom_2p``, 1 for ``*_1p``).  So a table read R times a cycle needs ceil(R / 2) copies.
 * :func:`long_long_violations` -- no ``const long long`` (constants are ``constexpr int``).
+* :func:`control_violations` -- the wrapper is a kernel XRT and a Zynq driver can run: ``s_axilite port=return
+  bundle=control`` and the block protocol ``ap_ctrl_chain``; every scalar argument and every pointer an
+  ``s_axilite ... bundle=control`` register (no ``ap_none``); every ``m_axi`` pragma names a pointer argument, a
+  ``bundle`` and ``offset=slave`` (the base address from the control registers, as the Vitis kernel flow
+  requires).  :func:`wrapper_args` and :func:`interface_pragmas` read the signature and the pragmas (the v++ link
+  configuration reads its m_axi bundles from the same place, pyflow/backends/vitis/link.py).
 
 Parsing is a small scanner over the code with comments and literals blanked: functions are the brace blocks at
 namespace scope whose header ends in a parameter list; brace matching finds their bodies.
@@ -736,3 +742,112 @@ def _product(axes: list[list]) -> list[tuple]:
     for ax in axes:
         out = [(*o, v) for o in out for v in ax]
     return out
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument of a top-level wrapper: ``kind`` is ``"axis"`` (hls::stream), ``"pointer"`` or ``"scalar"``."""
+
+    name: str
+    kind: str
+    type: str
+
+
+def _split_params(params: str) -> list[str]:
+    out, depth, cur = [], 0, []
+    for ch in params:
+        depth += {"<": 1, "(": 1, ">": -1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    if "".join(cur).strip():
+        out.append("".join(cur))
+    return [p.strip() for p in out if p.strip() and p.strip() != "void"]
+
+
+def wrapper(code: str, kernel: str) -> Function | None:
+    """The top-level wrapper ``kernel`` (the global function of that name) in ``code``, or None."""
+    funcs, _ = scan(code)
+    found = [f for f in funcs if f.is_global and f.name == kernel]
+    return found[0] if found else None
+
+
+def wrapper_args(code: str, kernel: str) -> list[Arg]:
+    """The arguments of the wrapper ``kernel``, in order (empty when there is no wrapper)."""
+    f = wrapper(code, kernel)
+    if f is None:
+        return []
+    header = f.header.rstrip()
+    params = header[header.index("(", header.index(kernel)) + 1:header.rindex(")")]
+    args = []
+    for p in _split_params(params):
+        m = re.search(r"(\w+)\s*(?:\[[^\]]*\])?$", p)
+        name = m.group(1) if m else p
+        typ = p[:m.start()].strip() if m else ""
+        kind = "axis" if "hls::stream" in typ else "pointer" if ("*" in typ or "[" in p) else "scalar"
+        args.append(Arg(name, kind, typ))
+    return args
+
+
+def interface_pragmas(text: str) -> list[dict[str, str]]:
+    """Every ``#pragma HLS INTERFACE`` of ``text`` as a dict: ``mode`` and each ``key=value`` option (a bare
+    word after the mode is kept as a key with value ``""``)."""
+    out = []
+    for m in re.finditer(r"#pragma\s+HLS\s+INTERFACE\b([^\n]*)", text, re.I):
+        words = m.group(1).split()
+        d: dict[str, str] = {}
+        for w in words:
+            k, eq, v = w.partition("=")
+            if not eq:
+                d.setdefault("mode", k) if k in _MODES else d.setdefault(k, "")
+            else:
+                d[k.lower()] = v
+        out.append(d)
+    return out
+
+
+_MODES = {"ap_none", "ap_vld", "ap_ack", "ap_hs", "ap_ovld", "ap_memory", "bram", "ap_fifo", "axis", "m_axi",
+          "s_axilite", "ap_ctrl_none", "ap_ctrl_hs", "ap_ctrl_chain", "ap_stable"}
+
+
+def control_violations(code: str, kernel: str) -> list[str]:
+    """What keeps the wrapper ``kernel`` from being a Vitis (XRT) kernel or a Zynq IP driven over AXI4-Lite:
+    see the module docstring."""
+    f = wrapper(code, kernel)
+    if f is None:
+        return [f"{kernel}: no top-level wrapper {kernel}()"]
+    args = {a.name: a for a in wrapper_args(code, kernel)}
+    prag = interface_pragmas(f.body)
+    by_port: dict[str, list[dict[str, str]]] = {}
+    for p in prag:
+        by_port.setdefault(p.get("port", ""), []).append(p)
+    bad = []
+    ret = by_port.get("return", [])
+    if not any(p.get("mode") == "s_axilite" and p.get("bundle") == "control" for p in ret):
+        bad.append(f"{kernel}: no '#pragma HLS INTERFACE s_axilite port=return bundle=control'")
+    ctrl = [p.get("mode") for p in ret if p.get("mode", "").startswith("ap_ctrl")]
+    if ctrl != ["ap_ctrl_chain"]:
+        bad.append(f"{kernel}: block protocol {', '.join(ctrl) or 'none given'}, not ap_ctrl_chain")
+    for p in prag:
+        port = p.get("port", "")
+        if p.get("mode") != "m_axi":
+            continue
+        if port not in args or args[port].kind != "pointer":
+            bad.append(f"{kernel}: m_axi pragma on {port!r}, which is not a pointer argument of {kernel}()")
+        if p.get("offset") != "slave":
+            bad.append(f"{kernel}: m_axi port={port} has offset={p.get('offset', '(default)')}, not offset=slave")
+        if not p.get("bundle"):
+            bad.append(f"{kernel}: m_axi port={port} names no bundle")
+    for a in args.values():
+        if a.kind == "axis":
+            continue
+        mine = by_port.get(a.name, [])
+        if not any(p.get("mode") == "s_axilite" and p.get("bundle") == "control" for p in mine):
+            what = "m_axi base address" if any(p.get("mode") == "m_axi" for p in mine) else a.kind
+            bad.append(f"{kernel}: {what} argument {a.name} has no 's_axilite port={a.name} bundle=control'")
+        other = sorted({p.get("mode", "?") for p in mine} - {"s_axilite", "m_axi"})
+        if other:
+            bad.append(f"{kernel}: argument {a.name} also has INTERFACE {', '.join(other)} (registers only)")
+    return bad

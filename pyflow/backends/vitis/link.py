@@ -1,0 +1,144 @@
+"""Vitis packaging, link step: which memory of the board each m_axi bundle of a kernel uses, the v++ link
+configuration (``<kernel>.cfg``) of an Alveo card and the exact v++ command lines.
+
+The bundles are read from the rendered wrapper's ``#pragma HLS INTERFACE m_axi ... bundle=B`` lines (what v++
+sees in the .xo: one AXI4 master ``m_axi_<B>`` per bundle), their sizes from the spec's m_axi ports (``beats``
+bus words of ``mem_word_bits``), the memories from the board table (pyflow/project/boards.py).  Bundles get
+the board's banks in order, one each (U280: HBM[0], HBM[1], ...; U250: DDR[0], ...; Zynq: HP0, HP1, ... of
+the processing system); a bundle larger than one bank takes a range of consecutive banks of the same kind
+(``HBM[0:1]``: v++ accepts ranges of HBM pseudo-channels only).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from pyflow.backends.vitis import rules
+from pyflow.errors import FlowError
+from pyflow.project.boards import Bank, Board
+from pyflow.specs.base import KernelSpec
+
+#: Compute units of each linked kernel (``nk=<kernel>:1:<kernel>_1``).
+CU_COUNT = 1
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """One AXI4 master of a kernel: its bundle name, the pointer arguments on it and the bytes they span."""
+
+    name: str
+    ports: tuple[str, ...]
+    nbytes: int
+
+    @property
+    def interface(self) -> str:
+        """The kernel's AXI4 master interface (``m_axi_<bundle>``), as v++ ``sp=`` names it."""
+        return f"m_axi_{self.name}"
+
+
+def m_axi_bundles(code: str, spec: KernelSpec) -> list[Bundle]:
+    """The m_axi bundles of the rendered kernel ``code`` (the wrapper's pragmas, in order of first use), each
+    with the bytes of the spec's m_axi ports it carries."""
+    ports = {p.name: p for p in spec.ports}
+    f = rules.wrapper(code, spec.name)
+    if f is None:
+        raise FlowError(f"{spec.name}: the rendered C++ has no top-level wrapper {spec.name}()")
+    order: dict[str, list[str]] = {}
+    for p in rules.interface_pragmas(f.body):
+        if p.get("mode") != "m_axi":
+            continue
+        port, bundle = p.get("port", ""), p.get("bundle", "")
+        if not bundle:
+            raise FlowError(f"{spec.name}: m_axi port={port} names no bundle (the link maps bundles to memories)")
+        if port not in ports or ports[port].kind != "m_axi":
+            raise FlowError(f"{spec.name}: m_axi pragma on {port!r}, which is no m_axi port of the spec")
+        order.setdefault(bundle, []).append(port)
+    return [Bundle(b, tuple(ps), sum(ports[q].beats * ports[q].mem_word_bits // 8 for q in ps))
+            for b, ps in order.items()]
+
+
+def host_runnable(spec: KernelSpec) -> bool:
+    """A kernel a host runs on its own through XRT: memory-mapped (m_axi) and register ports only, no stream."""
+    return any(p.kind == "m_axi" for p in spec.ports) and not any(p.kind == "axis" for p in spec.ports)
+
+
+def _kind(bank: Bank) -> str:
+    return re.sub(r"[\[\d].*$", "", bank.name)
+
+
+def _index(bank: Bank) -> int:
+    return int(re.search(r"(\d+)", bank.name).group(1))
+
+
+def bank_plan(board: Board, bundles: list[Bundle]) -> dict[str, str]:
+    """Bundle name -> memory of ``board`` (``HBM[3]``, ``HBM[0:1]``, ``DDR[1]``, ``HP0``); FlowError when the
+    board has no banks or too few for the bundles."""
+    if not board.banks:
+        raise FlowError(f"board {board.name} has no memory banks in pyflow/project/boards.py (not a Vitis board)")
+    plan: dict[str, str] = {}
+    i, banks = 0, list(board.banks)
+    for b in bundles:
+        if i >= len(banks):
+            raise FlowError(f"board {board.name}: {len(bundles)} m_axi bundles, more than its "
+                            f"{len(banks)} memory banks")
+        first = banks[i]
+        need = max(1, -(-b.nbytes // (first.size_mb << 20)))
+        run = banks[i:i + need]
+        if need > 1 and (_kind(first) != "HBM" or len(run) < need or any(_kind(x) != "HBM" for x in run)):
+            raise FlowError(f"board {board.name}: bundle {b.name} needs {b.nbytes} bytes, more than "
+                            + (f"the {first.size_mb} MB of {first.name}" if _kind(first) != "HBM" else
+                               f"{len(run)} consecutive HBM banks of {first.size_mb} MB from {first.name}")
+                            + " (a range of banks exists only for HBM)")
+        plan[b.name] = first.name if need == 1 else f"{_kind(first)}[{_index(first)}:{_index(run[-1])}]"
+        i += need
+    return plan
+
+
+def link_config(spec: KernelSpec, board: Board, bundles: list[Bundle]) -> str:
+    """The v++ link configuration (``--config <kernel>.cfg``) of ``spec`` on an Alveo ``board``."""
+    if not board.is_alveo:
+        raise FlowError(f"board {board.name} is a {board.kind or board.flow} board: no v++ link (Vivado IP flow)")
+    plan = bank_plan(board, bundles)
+    k = spec.name
+    lines = [f"# v++ link configuration of {k} on {board.description} ({board.platform}), generated by FlatFlow",
+             f"# (pyflow/backends/vitis/link.py) from the m_axi pragmas of {k}.cpp and the board's memories.",
+             "[connectivity]", f"nk={k}:{CU_COUNT}:{k}_1"]
+    for b in bundles:
+        lines.append(f"# {b.interface}: {', '.join(b.ports)} ({b.nbytes} bytes)")
+        lines.append(f"sp={k}_1.{b.interface}:{plan[b.name]}")
+    streams = [p.name for p in spec.ports if p.kind == "axis"]
+    if streams:
+        lines.append(f"# AXI4-Stream ports {', '.join(streams)}: connect each to another kernel's with "
+                     f"sc={k}_1.<out>:<cu>.<in> before linking (no host stream here)")
+    return "\n".join(lines) + "\n"
+
+
+def vpp_link_command(spec: KernelSpec, board: Board, platform: str, clock_mhz: float) -> list[str]:
+    """``v++ -l`` linking ``<kernel>.xo`` (exported by Vitis HLS) into ``<kernel>.xclbin``, run in the kernel's
+    project folder."""
+    k = spec.name
+    return ["v++", "-l", "-t", "hw", "--platform", platform, "--kernel_frequency", f"{clock_mhz:g}",
+            "--config", f"{k}.cfg", "-o", f"{k}.xclbin", f"{k}.xo"]
+
+
+def zynq_port_lines(spec: KernelSpec, board: Board, bundles: list[Bundle]) -> list[str]:
+    """How the Vivado IP's AXI4 masters reach the PS DDR on a Zynq ``board`` (for the block design)."""
+    plan = bank_plan(board, bundles)
+    return [f"{spec.name}/{b.interface} ({', '.join(b.ports)}) -> PS S_AXI_{plan[b.name]}" for b in bundles]
+
+
+def shell(argv: list[str]) -> str:
+    """One command line, quoted for a POSIX shell."""
+    return " ".join(shlex.quote(a) for a in argv)
+
+
+def bank_names(plan: Mapping[str, str]) -> list[str]:
+    """Every single bank a plan names (a range ``HBM[0:1]`` gives HBM[0] and HBM[1])."""
+    out = []
+    for target in plan.values():
+        m = re.fullmatch(r"(\w+)\[(\d+):(\d+)\]", target)
+        out += [f"{m.group(1)}[{i}]" for i in range(int(m.group(2)), int(m.group(3)) + 1)] if m else [target]
+    return out
