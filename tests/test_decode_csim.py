@@ -7,7 +7,6 @@ AccelSpec.weights_image / kv_image; pos >= capacity refused with nothing written
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -45,6 +44,17 @@ def area_bytes(a: AccelSpec, area: str, img: dict[int, int]) -> bytearray:
     return out
 
 
+def x_area(a: AccelSpec, x: np.ndarray) -> bytearray:
+    """The x area holding the raw hidden state ``x``."""
+    return area_bytes(a, "x_base", {a.region("x").word + i: w for i, w in enumerate(a.pack(x))})
+
+
+def y_of(a: AccelSpec, y_area: bytearray) -> np.ndarray:
+    """The raw output held in a y area."""
+    words = words_of(a, y_area)
+    return a.unpack([words[a.region("y").word + i] for i in range(a.region("y").words)], a.model.hidden_size)
+
+
 def words_of(a: AccelSpec, data: bytearray) -> dict[int, int]:
     wb = a.word_bytes
     return {i: int.from_bytes(data[i * wb:(i + 1) * wb], "little") for i in range(len(data) // wb)}
@@ -63,10 +73,9 @@ def run_tokens(sim: DecodeCsim, start: int, tokens: int = TOKENS, seed: int = 0)
     errors = []
     for tok in golden:
         pos = tok["pos"]
-        areas["x_base"][:] = area_bytes(a, "x_base", {a.region("x").word + i: w for i, w in enumerate(a.pack(tok["x"]))})
+        areas["x_base"][:] = x_area(a, tok["x"])
         status = sim.run(pos, areas)
-        y = a.unpack([words_of(a, areas["y_base"])[a.region("y").word + i] for i in range(a.region("y").words)],
-                     a.model.hidden_size)
+        y = y_of(a, areas["y_base"])
         if status != 0:
             errors.append(f"pos {pos}: status {status}")
         if not np.array_equal(y, tok["y"]):
@@ -113,11 +122,10 @@ def test_checks_can_fail(sims: dict[int, DecodeCsim]) -> None:
     cache.k[1, 1] = -cache.k[1, 1] + 100
     areas = {"w_base": area_bytes(a, "w_base", a.weights_image(layer)),
              "kv_base": area_bytes(a, "kv_base", a.kv_image(cache)),
-             "x_base": area_bytes(a, "x_base", {a.region("x").word + i: w for i, w in enumerate(a.pack(golden[0]["x"]))}),
+             "x_base": x_area(a, golden[0]["x"]),
              "y_base": bytearray(a.area_words("y_base") * a.word_bytes)}
     assert sim.run(3, areas) == 0
-    y = a.unpack([words_of(a, areas["y_base"])[i] for i in range(a.region("y").words)], a.model.hidden_size)
-    assert not np.array_equal(y, golden[0]["y"])
+    assert not np.array_equal(y_of(a, areas["y_base"]), golden[0]["y"])
     with pytest.raises(FlowError, match="area y_base is 8 bytes"):
         sim.run(0, {**areas, "y_base": bytearray(8)})
 
