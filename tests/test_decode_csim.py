@@ -153,3 +153,12 @@ def test_spec_vectors_use_the_accelerator_layout() -> None:
     kv_img = a.kv_image(lf.FixedKVCache(k, v, 0))
     assert a.pack(ins["kv_base"]) == [kv_img.get(i, 0) for i in range(a.area_words("kv_base"))]
     assert exp["status"][0] == 0 and len(ins["w_base"]) == a.area_words("w_base") * e
+
+
+@pytest.mark.slow
+def test_default_dimensions_tokens(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The default config (hidden 2048, 32 heads, 8 KV heads, 128-bit port): tokens 0 and 1 bit-exact (about 6 s
+    of C-sim a token, plus a compile)."""
+    a = build(load_project_config())
+    sim = DecodeCsim(a, tmp_path_factory.mktemp("decode_csim_default"))
+    assert not run_tokens(sim, 0, tokens=2)
