@@ -108,6 +108,43 @@ def test_decode_step_phases_join_cores(rendered: dict, which: str) -> None:
     assert (root / "decode_step" / "deps" / "gemv" / "gemv.cpp").is_file()
 
 
+#: decode_step's memory pointers: the four areas and the row pointers derived from them.
+MEM_POINTERS = ("w_base", "kv_base", "x_base", "y_base", "k_rows", "v_rows", "k_row", "v_row")
+
+
+@pytest.mark.parametrize("which", CONFIGS)
+def test_decode_step_memory_loops_burst(rendered: dict, which: str) -> None:
+    """Every loop of decode_step that touches memory is pipelined, unconditional and affine (pointer[base + i])."""
+    root, _ = rendered[which]
+    code, _ = _sources(root, "decode_step")
+    assert not rules.burst_violations(code, "decode_step", MEM_POINTERS)
+    touched = set(re.findall(r"\b(" + "|".join(MEM_POINTERS) + r")\[", code))
+    assert touched == set(MEM_POINTERS) - {"kv_base"}  # kv_base through its row pointers
+
+
+def test_burst_checker_fails() -> None:
+    code = """
+namespace k_ns {
+static void load(const word_t* mem, word_t buf[16], int n) {
+    for (int i = 0; i < 16; i++) {
+#pragma HLS PIPELINE II=1
+        if (i < n) buf[i] = mem[4 + i];
+    }
+    for (int t = 0; t < n; t++) {
+        buf[t] = mem[t / 2];
+        if (t == 3) break;
+    }
+}
+}
+"""
+    bad = rules.burst_violations(code, "k", ("mem",))
+    assert len(bad) == 4, bad
+    assert any("mem[4 + i] is conditional" in b for b in bad) and any("mem[t / 2] is not" in b for b in bad)
+    assert any("without PIPELINE" in b for b in bad) and any("exit early" in b for b in bad)
+    fixed = code.replace("        if (i < n) buf[i] = mem[4 + i];", "        buf[i] = mem[4 + i];")
+    assert len(rules.burst_violations(fixed, "k", ("mem",))) == 3
+
+
 @pytest.mark.parametrize("which", CONFIGS)
 def test_decode_step_m_axi_from_the_accel_spec(rendered: dict, which: str) -> None:
     """One m_axi bundle (the RTL's single port) for the four areas, offset=slave, bursts and outstanding
