@@ -17,7 +17,7 @@ import pytest
 from pyflow.backends.vitis import rules
 from pyflow.backends.vitis.render import render_vitis
 from pyflow.project.config import load_project_config, small_config
-from pyflow.specs import all_specs
+from pyflow.specs import all_specs, get_spec
 
 CONFIGS = ("small", "default")
 
@@ -170,19 +170,100 @@ def test_core_and_wrapper_structure(rendered: dict, kernel: str) -> None:
     assert len(wrapper) == 1 and len(core) == 1
     assert "#pragma HLS INTERFACE ap_ctrl_chain port=return" in wrapper[0].body
     assert f"{kernel}_core(" in wrapper[0].body
-    assert "hls::stream<" in core[0].header and "_flit_t>" in core[0].header
+    spec = get_spec(kernel, _config("small"))
+    if any(p.kind == "axis" for p in spec.ports):
+        assert "hls::stream<" in core[0].header and "_flit_t>" in core[0].header
+    else:  # a memory-mapped top (decode_step): bus words and scalars, no stream in its signature
+        assert "hls::stream<" not in core[0].header
+        assert all(f"{p.name}_word_t* {p.name}" in core[0].header for p in spec.ports if p.kind == "m_axi")
 
 
 def test_tops_join_cores(rendered: dict) -> None:
     root, names = rendered["small"]
-    for top in ("attention_decode", "decode_step"):
-        code, _ = _sources(root, top)
-        funcs, _ = rules.scan(code)
-        core = next(f for f in funcs if f.name == f"{top}_core")
-        assert "#pragma HLS DATAFLOW" in core.body
-        assert "_flit_t>" in core.body and "_beat_t" not in core.body
-        body = "\n".join(f.body for f in funcs)
-        assert "qk_ns::qk_core(" in body and "av_ns::av_core(" in body
+    code, _ = _sources(root, "attention_decode")
+    funcs, _ = rules.scan(code)
+    core = next(f for f in funcs if f.name == "attention_decode_core")
+    assert "#pragma HLS DATAFLOW" in core.body
+    assert "_flit_t>" in core.body and "_beat_t" not in core.body
+    body = "\n".join(f.body for f in funcs)
+    assert "qk_ns::qk_core(" in body and "av_ns::av_core(" in body
+
+
+@pytest.mark.parametrize("which", CONFIGS)
+def test_decode_step_phases_join_cores(rendered: dict, which: str) -> None:
+    """decode_step runs phase by phase (as the RTL controller): each phase a DATAFLOW region joining a kernel's
+    core to its feeders and collectors on stream words; every accelerator kernel's core is called, no wrapper."""
+    root, _ = rendered[which]
+    code, _ = _sources(root, "decode_step")
+    funcs, _ = rules.scan(code)
+    phases = [f for f in funcs if f.namespaces == ("decode_step_ns",) and "#pragma HLS DATAFLOW" in f.body]
+    assert {f.name for f in phases} == {"norm_phase", "proj_phase", "rope_phase", "qk_pass", "max_pass", "exp_pass",
+                                        "norm_pass", "av_pass", "oproj_phase"}
+    for f in funcs:  # every function that declares a channel is a DATAFLOW region
+        if "hls::stream<" in f.body and f.namespaces == ("decode_step_ns",):
+            assert f in phases and "_flit_t>" in f.body and "_beat_t" not in f.body, f.name
+    body = "\n".join(f.body for f in funcs)
+    for k in ("rmsnorm", "gemv", "rope", "qk", "softmax_max", "softmax_exp", "softmax_norm", "av"):
+        assert f"{k}_ns::{k}_core(" in body, k
+    assert (root / "decode_step" / "deps" / "gemv" / "gemv.cpp").is_file()
+
+
+#: decode_step's memory pointers: the four areas and the row pointers derived from them.
+MEM_POINTERS = ("w_base", "kv_base", "x_base", "y_base", "k_rows", "v_rows", "k_row", "v_row")
+
+
+@pytest.mark.parametrize("which", CONFIGS)
+def test_decode_step_memory_loops_burst(rendered: dict, which: str) -> None:
+    """Every loop of decode_step that touches memory is pipelined, unconditional and affine (pointer[base + i])."""
+    root, _ = rendered[which]
+    code, _ = _sources(root, "decode_step")
+    assert not rules.burst_violations(code, "decode_step", MEM_POINTERS)
+    touched = set(re.findall(r"\b(" + "|".join(MEM_POINTERS) + r")\[", code))
+    assert touched == set(MEM_POINTERS) - {"kv_base"}  # kv_base through its row pointers
+
+
+def test_burst_checker_fails() -> None:
+    code = """
+namespace k_ns {
+static void load(const word_t* mem, word_t buf[16], int n) {
+    for (int i = 0; i < 16; i++) {
+#pragma HLS PIPELINE II=1
+        if (i < n) buf[i] = mem[4 + i];
+    }
+    for (int t = 0; t < n; t++) {
+        buf[t] = mem[t / 2];
+        if (t == 3) break;
+    }
+}
+}
+"""
+    bad = rules.burst_violations(code, "k", ("mem",))
+    assert len(bad) == 4, bad
+    assert any("mem[4 + i] is conditional" in b for b in bad) and any("mem[t / 2] is not" in b for b in bad)
+    assert any("without PIPELINE" in b for b in bad) and any("exit early" in b for b in bad)
+    fixed = code.replace("        if (i < n) buf[i] = mem[4 + i];", "        buf[i] = mem[4 + i];")
+    assert len(rules.burst_violations(fixed, "k", ("mem",))) == 3
+
+
+@pytest.mark.parametrize("which", CONFIGS)
+def test_decode_step_m_axi_from_the_accel_spec(rendered: dict, which: str) -> None:
+    """One m_axi bundle (the RTL's single port) for the four areas, offset=slave, bursts and outstanding
+    transactions of the RTL's engines, depth = the area's words; no s_axilite / ap_ctrl in the kernel's own block."""
+    from hls.accel.spec import MAX_BURST, OUTSTANDING
+    from hls.accel.spec import build as build_accel
+
+    root, _ = rendered[which]
+    code, _ = _sources(root, "decode_step")
+    a = build_accel(_config(which))
+    got = re.findall(r"#pragma HLS INTERFACE m_axi (.*)", code)
+    assert len(got) == 4
+    for area, line in zip(("w_base", "kv_base", "x_base", "y_base"), got, strict=True):
+        opts = dict(o.split("=") for o in line.split())
+        assert opts == {"port": area, "offset": "slave", "bundle": "gmem", "depth": str(a.area_words(area)),
+                        "max_read_burst_length": str(MAX_BURST), "max_write_burst_length": str(MAX_BURST),
+                        "num_read_outstanding": str(OUTSTANDING), "num_write_outstanding": str(OUTSTANDING)}
+    assert "s_axilite" not in code
+    assert f"ap_uint<{a.data_bits}> w_base_word_t" in (root / "decode_step" / "decode_step.h").read_text()
 
 
 # --- every checker fails on a deliberately wrong snippet -------------------------------------------------

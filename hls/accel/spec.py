@@ -25,6 +25,9 @@ from pyflow.specs.base import KernelSpec
 
 #: AXI4 page: no burst crosses it, every region starts on it.
 PAGE_BYTES = 4096
+#: The memory port's read and write engines: bursts of up to MAX_BURST beats (never across 4 KB), OUTSTANDING
+#: bursts in flight (the RTL's ff_axi_read / ff_axi_write, the Vitis top's m_axi pragmas).
+MAX_BURST, OUTSTANDING = 256, 2
 #: Kernels of the accelerator, by role.
 KERNELS = ("rmsnorm", "gemv", "rope", "qk", "softmax_max", "softmax_exp", "softmax_norm", "av")
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hls.accel.spec import AccelSpec
+from hls.accel.spec import MAX_BURST, OUTSTANDING, AccelSpec  # read / write engine parameters
 from pyflow.backends.templates import environment, write_if_changed
 from pyflow.backends.xls.build import CLK, LINT_WAIVERS, RST, build_kernel, xls_options
 from pyflow.paths import BUILD, REPO
@@ -25,8 +25,6 @@ TOP = "flatflow_accel"
 #: The Verilog library the top instantiates (hls/rtl/).
 LIBRARY = ("ff_axi_burst_split.v", "ff_fifo_bram.v", "ff_axi_read.v", "ff_axi_write.v", "ff_ram.v",
            "ff_ram_stream.v", "ff_pack.v", "ff_vbank.v")
-#: Read and write engine parameters: bursts of up to 256 beats (never across 4 KB), two in flight.
-MAX_BURST, OUTSTANDING = 256, 2
 #: Instance names of the kernels in the top (hls/accel/accel.v.j2 routes their ports by these names).
 INSTANCES = {"rmsnorm": "u_rmsnorm", "gemv": "u_gemv", "rope": "u_rope", "qk": "u_qk", "softmax_max": "u_smax",
              "softmax_exp": "u_sexp", "softmax_norm": "u_snorm", "av": "u_av"}

@@ -36,7 +36,8 @@ Contract shared by every consumer (C++ and RTL testbenches alike)
   ``m_axi`` = AXI4 memory-mapped master (``beats`` is then the buffer's size in bus words, ``lanes`` the
   elements per bus word, packed like a beat and padded to ``mem_word_bits``, a power of two; direction
   ``inout`` = memory read and written: its initial contents are an input and its final contents an output,
-  both under the port's name); ``scalar`` = a register argument (``beats == lanes == 1``, no handshake).
+  both under the port's name); ``scalar`` = a register argument (``beats == lanes == 1``, no handshake;
+  direction ``out``: a result register the kernel sets, passed by reference).
 * **golden**: ``spec.golden(inputs) -> outputs`` maps ``{input port name: stream-order raw array}`` to
   ``{output port name: stream-order raw array}`` and is the bit-exact reference every implementation must
   match.  It wraps the lead's ``golden.llama_fixed`` op, reordering between tensor and stream layouts.
@@ -335,6 +336,9 @@ class KernelSpec:
     shape_at: Callable[[Any], Mapping[str, tuple[int, int]]] | None = None
     #: On-chip RAMs of the kernel's RTL (:class:`Ram`).
     rams: tuple[Ram, ...] = ()
+    #: Kernels a top includes at its own shapes and lanes (name -> spec): rendered into the top's folder,
+    #: ``<name>/deps/<dep>/``, and included from there (``#include "deps/<dep>/<dep>.cpp"``).
+    deps: Mapping[str, KernelSpec] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         names = [p.name for p in self.ports]
@@ -446,6 +450,7 @@ class KernelSpec:
                 for k, v in sorted(self.luts.items())
             },
             **({"rams": [r.key() for r in self.rams]} if self.rams else {}),
+            **({"deps": {k: v.key() for k, v in sorted(self.deps.items())}} if self.deps else {}),
         }
 
     def digest(self) -> str:

@@ -41,6 +41,7 @@ def compile_kernel(spec: KernelSpec, out_root: Path) -> gxx.Compiled:
     d = kernel_dir(spec, out_root)
     includes = [d, Path(out_root) / "_shim"]
     includes += [Path(out_root) / dep for dep in spec.params.get("includes", ())]
+    includes += [d / "deps" / dep for dep in spec.deps]  # included as "deps/<dep>/<dep>.cpp"; listed for the cache key
     return gxx.compile_exe([d / f"{spec.name}.cpp", d / f"{spec.name}_tb.cpp"], includes, f"{spec.name}_tb")
 
 

@@ -87,6 +87,8 @@ def render_vitis(spec: KernelSpec, pc: Any, out_root: Path = KERNELS_DIR, seed: 
              f"{spec.name}_tb.cpp": "tb.cpp.j2", "ff_common.h": "ff_common.h.j2", "run_hls.tcl": "tcl/vitis_hls.tcl.j2"}
     for fname, template in files.items():
         write_if_changed(out / fname, render(spec, "vitis", template, extra, env), result)
+    for dep in spec.deps.values():  # the kernels the top includes at its own lanes, beside it
+        result.merge(render_vitis(dep, pc, out / "deps", seed, with_vectors=False))
     if with_vectors:
         for folder, pos in vector_dirs(spec, positions).items():
             write_vectors(spec, out / folder, seed, pos, result)

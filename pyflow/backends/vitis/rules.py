@@ -851,3 +851,30 @@ def control_violations(code: str, kernel: str) -> list[str]:
         if other:
             bad.append(f"{kernel}: argument {a.name} also has INTERFACE {', '.join(other)} (registers only)")
     return bad
+
+
+def burst_violations(code: str, kernel: str, pointers: tuple[str, ...]) -> list[str]:
+    """Loops touching memory through ``pointers`` (m_axi arguments and pointers derived from them) in a form Vitis
+    HLS may not burst: not pipelined at II=1, with an early exit (break / return), the access under a condition
+    (not at the loop body's own level), or an index other than ``loop variable`` / ``base + loop variable``."""
+    bad = []
+    funcs, _ = scan(code)
+    pat = re.compile(r"\b(" + "|".join(map(re.escape, pointers)) + r")\[([^\]]+)\]")
+    for f in funcs:
+        for var, _start, _bound, inner in _loops(f.body):
+            if not pat.search(inner):
+                continue
+            where = f"{kernel}: {f.name}(): loop over '{var}'"
+            if not re.search(r"#pragma\s+HLS\s+PIPELINE\s+II=1\b", inner):
+                bad.append(f"{where} touches memory without PIPELINE II=1")
+            if re.search(r"\b(break|return)\b", inner):
+                bad.append(f"{where} touches memory and may exit early")
+            depth = 0
+            for ln in strip_comments(inner).splitlines():
+                for m in pat.finditer(ln):
+                    if depth or re.search(r"\bif\s*\(|\?", ln[:m.start()]):
+                        bad.append(f"{where}: {m.group(0)} is conditional or in a nested block")
+                    if not re.fullmatch(r"(?:\w+\s*\+\s*)?" + re.escape(var), m.group(2).strip()):
+                        bad.append(f"{where}: {m.group(0)} is not pointer[base + {var}]")
+                depth += ln.count("{") - ln.count("}")
+    return sorted(set(bad))
