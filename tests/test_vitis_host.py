@@ -10,11 +10,9 @@ from pathlib import Path
 import pytest
 
 from hls.accel.spec import AccelSpec, build
+from pyflow.backends.vitis import decode_csim
 from pyflow.host.run import REFUSED, run_host
 from pyflow.project.config import load_project_config, small_config
-
-# DecodeCsim comes from the vitis-accel branch; until it is merged this file is skipped.
-decode_csim = pytest.importorskip("pyflow.backends.vitis.decode_csim")
 
 
 @pytest.fixture(scope="module")

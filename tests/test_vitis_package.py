@@ -233,8 +233,6 @@ def test_synth_vitis_runs_the_tools(build_dir: Path, tmp_path: Path, monkeypatch
     assert "on the card: python -m pyflow host run --xclbin" in out
 
 
-@pytest.mark.xfail(reason="decode_step becomes the memory-mapped top decode_step(pos, w_base, kv_base, x_base, "
-                   "y_base, status) on the vitis-accel branch; remove the xfail after merging", strict=False)
 def test_decode_step_is_the_linked_kernel() -> None:
     assert link.host_runnable(get_spec("decode_step", _pc(BOARDS["u280"])))
 
@@ -281,21 +279,19 @@ def test_spec_args_follow_the_wrapper(tmp_path: Path) -> None:
         ("pos", "scalar"), ("kmem", "pointer"), ("vtmem", "pointer")]
 
 
-def test_output_scalar_is_a_pointer_in_the_wrapper(tmp_path: Path) -> None:
-    """An output scalar port (decode_step's status) renders as a pointer with an s_axilite register."""
+def test_output_scalar_is_a_reference_in_the_wrapper(tmp_path: Path) -> None:
+    """An output scalar port (decode_step's status) renders as a reference with an s_axilite register."""
     spec = get_spec("qk", _pc(BOARDS["u280"]))
     extra = Port("status", "out", U32, kind="scalar", doc="test")
     spec = dataclasses.replace(spec, ports=(*spec.ports, extra))
     from pyflow.backends.templates import environment, render
 
     code = render(spec, "vitis", "qk.cpp.j2", {}, environment("vitis", "qk"))
-    assert "qk_ns::status_t* status)" in code
+    assert "qk_ns::status_t& status)" in code
     assert "#pragma HLS INTERFACE s_axilite port=status bundle=control" in code
     assert spec_args(spec)[-1] == RegArg("status", "scalar", 32, "out")
 
 
-@pytest.mark.xfail(reason="decode_step's spec gets pos, w_base..y_base, status on the vitis-accel branch; remove "
-                   "the xfail after merging", strict=False)
 def test_decode_step_register_map_equals_the_rtl_one() -> None:
     from hls.accel.spec import build
 
