@@ -7,7 +7,7 @@ back to back (q_proj as row blocks of the gemv kernel, one kv_cache invocation p
 qk/softmax/av invocation per query head).  A stage's inputs are built from the previous stages' *measured*
 outputs, never from the golden trace, and every stage's outputs are compared with the golden fixed-point
 decode step (:func:`golden.llama_fixed.decode_step`).  The kv_cache kernel stores the new K row and V
-column in external memory (K by rows, V transposed) and streams back the layouts qk and av read.
+row in external memory (both by rows) and streams back K rows and V^T rows, the layouts qk and av read.
 
 The executor is injectable: ``run_job(spec, invocations) -> outputs`` runs a list of input dicts through
 one kernel.  :func:`pyflow.sim.flow.rtl_executor` simulates the RTL; :func:`golden_executor` uses each spec's
