@@ -148,7 +148,7 @@ def kv_store_axi(head_dim: int, lanes: int, *, n: int, cap: int, word_elems: int
     K and V are kept by rows of ``head_dim / word_elems`` bus words.  One AXI burst at a time: a write burst
     of L beats occupies L + ``write_gap`` cycles (AW handshake to B).  Accept k_new / v_new side by side
     (head_dim / lanes beats, one more cycle to see both done); write the K row (at byte ``k_base + (n - 1) *
-    row bytes``), then the V row (from ``v_base``), each in bursts split at ``burst`` beats and at 4 KB
+    row bytes``), then, a cycle later, the V row (from ``v_base``), each in bursts split at ``burst`` beats and at 4 KB
     boundaries (:func:`axi_bursts`).  ``last`` is the store's final cycle (no output beat: ``first == last``).
     ``read_gap`` is not used (the store reads nothing).
     """
@@ -156,7 +156,7 @@ def kv_store_axi(head_dim: int, lanes: int, *, n: int, cap: int, word_elems: int
     rw = _kv_check(n, cap, head_dim, lanes, word_elems)
     row = (n - 1) * rw * word_bytes
     writes = sum(rw + len(axi_bursts(base + row, rw, word_bytes, burst)) * write_gap for base in (k_base, v_base))
-    total = head_dim // lanes + 1 + writes
+    total = head_dim // lanes + 1 + writes + 1  # + the cycle between the two rows
     return Timing(first=total - 1, last=total - 1, busy=2 * rw)
 
 

@@ -145,7 +145,7 @@ def test_cycle_model_counts_bursts() -> None:
         assert t.last - t.first + 1 == (n * rw * per + n * rw + d * row_beats(n, p)
                                         + (len(k_bursts) + len(v_bursts) - 1) * rg)
         writes = [len(axi_bursts(base + (n - 1) * rw * wb, rw, wb, burst)) for base in (kb, vb)]
-        store = d // p + 1 + 2 * rw + sum(writes) * wg
+        store = d // p + 1 + 2 * rw + sum(writes) * wg + 1  # + 1: the cycle between the rows
         assert t.first == store + rg
     assert max(len(axi_bursts(kb + pos * rw * wb, rw, wb, burst)) for pos in range(cap)) == 2  # a row crosses 4 KB
     with pytest.raises(ValueError, match="outside 1..20"):
