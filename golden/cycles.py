@@ -163,10 +163,11 @@ def kv_store_axi(head_dim: int, lanes: int, *, n: int, cap: int, word_elems: int
 def kv_load_axi(n: int, head_dim: int, lanes: int, *, cap: int, word_elems: int, burst: int, read_gap: int,
                 write_gap: int, word_bytes: int, k_base: int = 0, v_base: int = 0) -> Timing:
     """The load phase of the kv_cache RTL: read K rows 0..n-1 (n * head_dim / word_elems words from
-    ``k_base``) and stream them, word_elems / lanes beats a word; then read V rows 0..n-1 (from ``v_base``)
-    into the on-chip V bank at a word a cycle; then stream V^T from the bank: head_dim rows of ceil(n / lanes)
-    beats.  Each read in bursts of at most ``burst`` beats split at 4 KB boundaries, a burst taking its words
-    + ``read_gap`` cycles; counted from the first AR, the first K beat arrives ``read_gap`` cycles later.
+    ``k_base``) and stream them, word_elems / lanes beats a word; meanwhile, on the other master, read V rows
+    0..n-1 (from ``v_base``) into the on-chip V bank at a word a cycle; a cycle after both are done, stream V^T
+    from the bank: head_dim rows of ceil(n / lanes) beats.  Each read in bursts of at most ``burst`` beats split
+    at 4 KB boundaries, a burst taking its words + ``read_gap`` cycles; counted from the first AR, the first K
+    beat arrives ``read_gap`` cycles later.
     ``write_gap`` is not used (the load writes nothing)."""
     del write_gap
     rw = _kv_check(n, cap, head_dim, lanes, word_elems)
@@ -174,7 +175,7 @@ def kv_load_axi(n: int, head_dim: int, lanes: int, *, cap: int, word_elems: int,
     k = _kv_reads(k_base, words, word_bytes, burst, read_gap, word_elems // lanes)
     v = _kv_reads(v_base, words, word_bytes, burst, read_gap)
     vt = head_dim * row_beats(n, lanes)
-    out = k + v + vt
+    out = max(k, v) + 1 + vt
     return Timing(first=read_gap, last=out - 1, busy=n * head_dim // lanes + vt)
 
 
