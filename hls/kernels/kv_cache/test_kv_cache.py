@@ -11,6 +11,7 @@ boundary; the configs below place rows and buffers across them.
 from __future__ import annotations
 
 import dataclasses
+import re
 import subprocess
 import tomllib
 from pathlib import Path
@@ -22,7 +23,7 @@ import pytest
 from golden.cycles import AXI_BOUNDARY, axi_bursts, kv_cache_axi, row_beats
 from hls.kernels.kv_cache.spec import build, burst_beats, reciprocal, vt_memory, word_elems
 from pyflow.backends.vitis.csim import compile_kernel, render_for_csim, run_kernel
-from pyflow.backends.vitis.render import vector_dirs, vectors_text
+from pyflow.backends.vitis.render import render_vitis, vector_dirs, vectors_text
 from pyflow.backends.xls.build import build_kernel, has_rtl, has_template
 from pyflow.project.config import DEFAULT_CONFIG, from_dict, load_project_config, small_config
 from pyflow.sim.kernel import make_job
@@ -228,6 +229,37 @@ def test_csim_refuses_pos_beyond_capacity(tmp_path: Path) -> None:
     assert "OK kmem: 256 elements match" in lines and "OK vmem: 256 elements match" in lines, res.stdout
     assert any(ln.startswith("MISMATCH k: got 0 elements") for ln in lines), res.stdout
     assert any(ln.startswith("MISMATCH vt: got 0 elements") for ln in lines), res.stdout
+
+
+def _memory_accesses(code: str) -> list[str]:
+    """Lines of C++ ``code`` that index an m_axi buffer (kmem / vmem / vtmem)."""
+    return [ln.strip() for ln in code.splitlines() if re.search(r"\b(kmem|vmem|vtmem)\s*\[", ln)]
+
+
+def _burst_violations(code: str) -> list[str]:
+    """Memory accesses that would not burst: a run-time / or % in the address, a conditional (?:) access, or an
+    access nested under an if."""
+    bad = []
+    lines = code.splitlines()
+    for i, ln in enumerate(lines):
+        for m in re.finditer(r"\b(kmem|vmem|vtmem)\s*\[([^\]]*)\]", ln):
+            if re.search(r"[/%]", m.group(2)) or "?" in ln:
+                bad.append(ln.strip())
+        if re.search(r"\b(kmem|vmem|vtmem)\s*\[", ln) and re.match(r"\s*if\b", lines[i - 1]):
+            bad.append(ln.strip())
+    return bad
+
+
+def test_memory_accesses_burst(tmp_path: Path) -> None:
+    """The rendered kernel reads and writes memory only in loops whose addresses are affine (no / or %) and
+    unconditional; the old kernel (V^T read-modify-writes at row / P, conditional K reads) fails this check."""
+    render_vitis(get_spec("kv_cache", PC), PC, tmp_path, with_vectors=False)
+    code = (tmp_path / "kv_cache" / "kv_cache.cpp").read_text()
+    assert len(_memory_accesses(code)) == 4 and _burst_violations(code) == []
+    assert "max_read_burst_length=256" in code and "offset=slave" in code
+    old = ("const int at = i * CAP_WORDS + word;\n        vtmem_word_t w = vtmem[row / 4];\n"
+           "const lanes_t kw = (w >= new_row) ? kbuf[w - new_row] : (lanes_t)kmem[w].range(WORD_W - 1, 0);")
+    assert len(_burst_violations(old)) == 2
 
 
 # ---------------------------------------------------------------------------------------------------- RTL
