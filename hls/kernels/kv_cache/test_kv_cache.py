@@ -129,6 +129,29 @@ def test_spec_layout_and_refusal() -> None:
         assert all((q * m) >> s == q // p for q in range(limit))
 
 
+@pytest.mark.parametrize("data_bits", [128, 256])
+def test_layout_is_the_accelerators(data_bits: int) -> None:
+    """At the default dimensions the kv_cache buffers hold exactly the words of the decode accelerator's KV
+    regions (hls/accel/spec.py kv_image): per KV head, K rows then V rows by position, E elements a word."""
+    from golden import llama_fixed as lf
+    from hls.accel.spec import build as build_accel
+
+    raw = tomllib.loads(DEFAULT_CONFIG.read_text())
+    raw["memory"]["data_bits"] = data_bits
+    pc = from_dict(raw)
+    accel, spec = build_accel(pc), build(pc)
+    assert spec.consts["WORD_ELEMS"] == accel.per_word and spec.consts["ROW_WORDS"] == accel.row_words
+    r = np.random.default_rng(3)
+    shape = (pc.model.num_key_value_heads, pc.max_length, pc.model.head_dim)
+    cache = lf.FixedKVCache(r.integers(-2**15, 2**15, shape), r.integers(-2**15, 2**15, shape), 0)
+    img = accel.kv_image(cache)
+    for j in (0, shape[0] - 1):
+        for name, port, arr in (("k", "kmem", cache.k), ("v", "vmem", cache.v)):
+            reg = accel.region(f"{name}{j}")
+            mine = spec.port(port).to_words(arr[j].reshape(-1))
+            assert mine == [img[reg.word + i] for i in range(len(mine))], (name, j)
+
+
 def test_cycle_model_counts_bursts() -> None:
     """The model counted independently: the two row writes one burst at a time (each burst adds the write
     latency); K words leave at their beats a cycle while V words enter the bank one a cycle, each burst adding
