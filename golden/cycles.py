@@ -127,55 +127,67 @@ def axi_bursts(start: int, words: int, word_bytes: int, burst: int, boundary: in
     return out
 
 
-def _kv_check(n: int, cap: int, head_dim: int, lanes: int) -> int:
+def _kv_check(n: int, cap: int, head_dim: int, lanes: int, word_elems: int) -> int:
     if not 1 <= n <= cap:
         raise ValueError(f"kv_cache: n = {n} keys outside 1..{cap} (the capacity)")
-    return _beats(head_dim, lanes, "kv_cache row")
+    if word_elems % lanes:
+        raise ValueError(f"kv_cache: lanes {lanes} must divide the {word_elems} elements of a bus word")
+    return _beats(head_dim, word_elems, "kv_cache row")
 
 
-def kv_store_axi(head_dim: int, lanes: int, burst: int, read_gap: int, write_gap: int, *, n: int, cap: int,
-                 word_bytes: int, k_base: int = 0) -> Timing:
+def _kv_reads(start: int, words: int, word_bytes: int, burst: int, read_gap: int, cycles_per_word: int = 1) -> int:
+    """Cycles of a read of ``words`` bus words from byte ``start``, one burst at a time, each word taking
+    ``cycles_per_word`` cycles (its stream beats)."""
+    return words * cycles_per_word + len(axi_bursts(start, words, word_bytes, burst)) * read_gap
+
+
+def kv_store_axi(head_dim: int, lanes: int, *, n: int, cap: int, word_elems: int, burst: int, read_gap: int,
+                 write_gap: int, word_bytes: int, k_base: int = 0, v_base: int = 0) -> Timing:
     """The store phase of the kv_cache RTL (hls/kernels/kv_cache/kv_cache.v.j2) for token ``n - 1``.
 
-    One AXI burst at a time: a read burst of L beats occupies L + ``read_gap`` cycles (AR handshake to last
-    R beat), a write burst L + ``write_gap`` (AW to B).  Accept k_new / v_new side by side (d/P beats, one
-    more cycle to see both done); write the K row (d/P words at byte ``k_base + (n - 1) * d/P * word_bytes``)
-    in bursts split at ``burst`` beats and at 4 KB boundaries (:func:`axi_bursts`); d read-modify-writes of
-    one V^T word each.  ``last`` is the store's final cycle (no output beat: ``first == last``).
+    K and V are kept by rows of ``head_dim / word_elems`` bus words.  One AXI burst at a time: a write burst
+    of L beats occupies L + ``write_gap`` cycles (AW handshake to B).  Accept k_new / v_new side by side
+    (head_dim / lanes beats, one more cycle to see both done); write the K row (at byte ``k_base + (n - 1) *
+    row bytes``), then, a cycle later, the V row (from ``v_base``), each in bursts split at ``burst`` beats and at 4 KB
+    boundaries (:func:`axi_bursts`).  ``last`` is the store's final cycle (no output beat: ``first == last``).
+    ``read_gap`` is not used (the store reads nothing).
     """
-    rw = _kv_check(n, cap, head_dim, lanes)
-    bursts = axi_bursts(k_base + (n - 1) * rw * word_bytes, rw, word_bytes, burst)
-    k_write = rw + len(bursts) * write_gap
-    total = rw + 1 + k_write + head_dim * ((1 + read_gap) + (1 + write_gap))
-    return Timing(first=total - 1, last=total - 1, busy=rw)
+    del read_gap
+    rw = _kv_check(n, cap, head_dim, lanes, word_elems)
+    row = (n - 1) * rw * word_bytes
+    writes = sum(rw + len(axi_bursts(base + row, rw, word_bytes, burst)) * write_gap for base in (k_base, v_base))
+    total = head_dim // lanes + 1 + writes + 1  # + the cycle between the two rows
+    return Timing(first=total - 1, last=total - 1, busy=2 * rw)
 
 
-def kv_load_axi(n: int, head_dim: int, lanes: int, burst: int, read_gap: int, *, cap: int, word_bytes: int,
-                k_base: int = 0, v_base: int = 0) -> Timing:
-    """The load phase of the kv_cache RTL: read K rows 0..n-1 (n*d/P words from ``k_base``), then the first
-    ceil(n/P) words of every V^T row (row i at word i * ceil(cap/P) from ``v_base``), each transfer in bursts
-    of at most ``burst`` beats split at 4 KB boundaries; counted from its first AR, the first K beat arrives
-    ``read_gap`` cycles later."""
-    rw = _kv_check(n, cap, head_dim, lanes)
-    row_words, cap_words = row_beats(n, lanes), row_beats(cap, lanes)
+def kv_load_axi(n: int, head_dim: int, lanes: int, *, cap: int, word_elems: int, burst: int, read_gap: int,
+                write_gap: int, word_bytes: int, k_base: int = 0, v_base: int = 0) -> Timing:
+    """The load phase of the kv_cache RTL: read K rows 0..n-1 (n * head_dim / word_elems words from
+    ``k_base``) and stream them, word_elems / lanes beats a word; meanwhile, on the other master, read V rows
+    0..n-1 (from ``v_base``) into the on-chip V bank at a word a cycle; a cycle after both are done, stream V^T
+    from the bank: head_dim rows of ceil(n / lanes) beats.  Each read in bursts of at most ``burst`` beats split
+    at 4 KB boundaries, a burst taking its words + ``read_gap`` cycles; counted from the first AR, the first K
+    beat arrives ``read_gap`` cycles later.
+    ``write_gap`` is not used (the load writes nothing)."""
+    del write_gap
+    rw = _kv_check(n, cap, head_dim, lanes, word_elems)
+    words = n * rw
+    k = _kv_reads(k_base, words, word_bytes, burst, read_gap, word_elems // lanes)
+    v = _kv_reads(v_base, words, word_bytes, burst, read_gap)
+    vt = head_dim * row_beats(n, lanes)
+    out = max(k, v) + 1 + vt
+    return Timing(first=read_gap, last=out - 1, busy=n * head_dim // lanes + vt)
 
-    def reads(start: int, words: int) -> int:
-        return words + len(axi_bursts(start, words, word_bytes, burst)) * read_gap
 
-    out = reads(k_base, n * rw) + sum(reads(v_base + i * cap_words * word_bytes, row_words)
-                                      for i in range(head_dim))
-    return Timing(first=read_gap, last=out - 1, busy=n * rw + head_dim * row_words)
-
-
-def kv_cache_axi(n: int, head_dim: int, lanes: int, burst: int, read_gap: int, write_gap: int, *, cap: int,
-                 word_bytes: int, k_base: int = 0, v_base: int = 0) -> Timing:
+def kv_cache_axi(n: int, head_dim: int, lanes: int, *, cap: int, word_elems: int, burst: int, read_gap: int,
+                 write_gap: int, word_bytes: int, k_base: int = 0, v_base: int = 0) -> Timing:
     """The kv_cache RTL storing token ``n - 1`` and loading rows 0..it: :func:`kv_store_axi`, then
     :func:`kv_load_axi` (capacity ``cap``, buffers at byte addresses ``k_base`` / ``v_base``).  Memory idle
     time is not busy time."""
-    store = kv_store_axi(head_dim, lanes, burst, read_gap, write_gap, n=n, cap=cap, word_bytes=word_bytes,
-                         k_base=k_base)
-    load = kv_load_axi(n, head_dim, lanes, burst, read_gap, cap=cap, word_bytes=word_bytes, k_base=k_base,
-                       v_base=v_base)
+    geometry = {"cap": cap, "word_elems": word_elems, "burst": burst, "read_gap": read_gap, "write_gap": write_gap,
+                "word_bytes": word_bytes, "k_base": k_base, "v_base": v_base}
+    store = kv_store_axi(head_dim, lanes, n=n, **geometry)
+    load = kv_load_axi(n, head_dim, lanes, **geometry)
     return Timing(first=store.total + load.first, last=store.total + load.last, busy=load.busy)
 
 

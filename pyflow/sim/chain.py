@@ -7,7 +7,7 @@ back to back (q_proj as row blocks of the gemv kernel, one kv_cache invocation p
 qk/softmax/av invocation per query head).  A stage's inputs are built from the previous stages' *measured*
 outputs, never from the golden trace, and every stage's outputs are compared with the golden fixed-point
 decode step (:func:`golden.llama_fixed.decode_step`).  The kv_cache kernel stores the new K row and V
-column in external memory (K by rows, V transposed) and streams back the layouts qk and av read.
+row in external memory (both by rows) and streams back K rows and V^T rows, the layouts qk and av read.
 
 The executor is injectable: ``run_job(spec, invocations) -> outputs`` runs a list of input dicts through
 one kernel.  :func:`pyflow.sim.flow.rtl_executor` simulates the RTL; :func:`golden_executor` uses each spec's
@@ -25,7 +25,6 @@ import numpy as np
 
 from golden import llama_fixed as lf
 from golden.weights import random_weights
-from hls.kernels.kv_cache.spec import vt_memory
 from hls.kernels.rope.spec import from_stream, to_stream
 from pyflow.errors import FlowError
 from pyflow.specs import get_spec, op_kernels
@@ -148,12 +147,11 @@ def _rope_out(step: Step, outs: list[Arrays]) -> np.ndarray:
 
 
 def _kv_in(step: Step) -> list[Arrays]:
-    """Per KV head: the new token at pos, the cache's K rows, and its V^T rows padded to whole bus words."""
+    """Per KV head: the new token at pos, the cache's K rows and V rows (kv_cache's layout: rows by position)."""
     c, v = step.cfg, step.values
     vr = v["v"].reshape(c.num_key_value_heads, c.head_dim)
-    lanes = int(step.spec("kv_cache").params["P"])
     return [{"k_new": v["kr"][h], "v_new": vr[h], "pos": np.array([step.pos]), "kmem": step.cache.k[h].reshape(-1),
-             "vtmem": vt_memory(step.cache.v[h].T, lanes)} for h in range(c.num_key_value_heads)]
+             "vmem": step.cache.v[h].reshape(-1)} for h in range(c.num_key_value_heads)]
 
 
 def _kv_out(step: Step, outs: list[Arrays]) -> np.ndarray:

@@ -1,16 +1,17 @@
 """kv_cache: its golden model, its C-sim, and its Verilog (kv_cache.v.j2: AXI4 masters) against cocotbext-axi AxiRam.
 
 The golden model (hls/kernels/kv_cache/spec.py, numpy) gives the expected k / vt streams and the final memory
-contents; the generic cocotb stream test checks them bit for bit on Verilator and Icarus, with and without
-random stream stalls, at every decode position of testbench/checks.py, and checks that ``error`` stays low.
-The no-stall cycles must equal golden.cycles.kv_cache_axi (the RTL's burst schedule with AxiRam's fixed
-handshake latencies).  AxiRam asserts that no burst crosses a 4 KB boundary; the configs below make the old
-burst pattern (bursts of up to BURST words from each transfer's start) cross them.
+contents (K and V by rows, the accelerator's layout); the generic cocotb stream test checks them bit for bit on
+Verilator and Icarus, with and without random stream stalls, at every decode position of testbench/checks.py,
+and checks that ``error`` stays low.  The no-stall cycles must equal golden.cycles.kv_cache_axi (the RTL's
+burst schedule with AxiRam's fixed handshake latencies).  AxiRam asserts that no burst crosses a 4 KB
+boundary; the configs below place rows and buffers across them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import subprocess
 import tomllib
 from pathlib import Path
@@ -20,9 +21,9 @@ import numpy as np
 import pytest
 
 from golden.cycles import AXI_BOUNDARY, axi_bursts, kv_cache_axi, row_beats
-from hls.kernels.kv_cache.spec import build, reciprocal, vt_memory
+from hls.kernels.kv_cache.spec import build, burst_beats, reciprocal, vt_memory, word_elems
 from pyflow.backends.vitis.csim import compile_kernel, render_for_csim, run_kernel
-from pyflow.backends.vitis.render import vector_dirs, vectors_text
+from pyflow.backends.vitis.render import render_vitis, vector_dirs, vectors_text
 from pyflow.backends.xls.build import build_kernel, has_rtl, has_template
 from pyflow.project.config import DEFAULT_CONFIG, from_dict, load_project_config, small_config
 from pyflow.sim.kernel import make_job
@@ -36,32 +37,37 @@ PC = load_project_config(None)
 GROUP = pytest.mark.xdist_group("kernel_kv_cache")
 
 
-def _config(cap: int, lanes: int, head_dim: int = 16, act: dict[str, Any] | None = None) -> Any:  # noqa: ANN401
-    """The small config with another capacity, kv_cache lanes, head_dim (kv_cache only) or act format."""
+def _config(cap: int, lanes: int, head_dim: int = 16, act: dict[str, Any] | None = None,
+            data_bits: int = 128) -> Any:  # noqa: ANN401
+    """The small config with another capacity, kv_cache lanes, head_dim (kv_cache only), act format or bus."""
     raw = tomllib.loads(DEFAULT_CONFIG.read_text())
     if act:
         raw["formats"] = {"act": act}
+    raw["memory"]["data_bits"] = data_bits
     pc = small_config(from_dict(raw))
     return dataclasses.replace(pc, max_length=cap, lanes={**pc.lanes, "kv_cache": lanes},
                                model=dataclasses.replace(pc.model, head_dim=head_dim))
 
 
-#: name -> (config, kmem base, vtmem base): the shapes the RTL and the C-sim are checked at beyond the default.
+#: name -> (config, kmem base, vmem base): the shapes the RTL and the C-sim are checked at beyond the default.
 CONFIGS = {
-    # a capacity that is not a power of two: V^T rows of 50 words, row 10 from word 500 (8-byte words: 12
-    # words before the first 4 KB boundary)
-    "cap200": (lambda: _config(200, 4), 0, 0),
-    # 12-bit activations x 8 lanes: 96-bit lanes in a 128-bit bus word; CAP = 20 leaves 4 padding entries per V^T row
+    # a capacity that is not a power of two, 64-bit bus words (4 elements, one beat a word; bursts of 256 =
+    # half a page): the loads of 200 rows of 4 words span two pages, the V^T rows end on a part-filled beat
+    "cap200": (lambda: _config(200, 4, data_bits=64), 0, 0),
+    # 12-bit activations x 8 lanes: 96 bits of a 128-bit bus word (one beat a word); CAP = 20 leaves 4 padding
+    # lanes in the last V^T beat of a row
     "act12x8": (lambda: _config(20, 8, act={"width": 12, "frac": 8}), 0, 0),
-    # 3 lanes (pos / 3 in RTL by a multiply), 48 bits in a 64-bit word; 6-word (48-byte) K rows and buffers that
-    # start just before a 4 KB boundary: K row writes, K loads and V^T rows all cross one
-    "p3_based": (lambda: _config(20, 3, head_dim=24), AXI_BOUNDARY - 40, 3 * AXI_BOUNDARY - 16),
+    # 3 lanes (pos / 3 in RTL by a multiply), 6 elements (96 bits) in a 128-bit word, two beats a word; 4-word
+    # (64-byte) rows in buffers that start just before a 4 KB boundary: row writes and both loads cross one
+    "p3_based": (lambda: _config(20, 3, head_dim=24), AXI_BOUNDARY - 48, 3 * AXI_BOUNDARY - 16),
+    # 512-bit words: 32 elements, 8 stream beats a word, one word a row (head_dim 32); bursts of 64 = one page
+    "wide512": (lambda: _config(16, 4, head_dim=32, data_bits=512), 0, 0),
 }
 
 
 def _spec(name: str) -> KernelSpec:
     make, kbase, vbase = CONFIGS[name]
-    return build(make(), kmem_base=kbase, vtmem_base=vbase)
+    return build(make(), kmem_base=kbase, vmem_base=vbase)
 
 
 def _csim(spec: KernelSpec, out: Path) -> list[tuple[int | None, bool, list[str]]]:
@@ -70,16 +76,6 @@ def _csim(spec: KernelSpec, out: Path) -> list[tuple[int | None, bool, list[str]
     exe = compile_kernel(spec, out).exe
     return [(pos, *run_kernel(spec, exe, out, folder=folder)[:2]) for folder, pos in
             vector_dirs(spec, positions(spec)).items()]
-
-
-def _old_bursts(start: int, words: int, burst: int) -> list[tuple[int, int]]:
-    """(first word, words) of the bursts the old RTL issued: up to ``burst`` words from the transfer's start."""
-    out = []
-    while words:
-        n = min(words, burst)
-        out.append((start, n))
-        start, words = start + n, words - n
-    return out
 
 
 def _crosses(start_word: int, words: int, word_bytes: int) -> bool:
@@ -94,27 +90,34 @@ def test_golden_moves_data(pos: int) -> None:
     spec = get_spec("kv_cache", PC, small=True)
     ins, out = spec.vectors(0, pos + 1)
     cap, d, p = spec.params["CAP"], spec.params["D"], spec.params["P"]
-    kmem = out["kmem"].reshape(cap, d)
     assert int(ins["pos"][0]) == pos
-    assert np.array_equal(kmem[pos], ins["k_new"])
-    keep = np.ones(cap, bool)
-    keep[pos] = False
-    assert np.array_equal(kmem[keep], ins["kmem"].reshape(cap, d)[keep])  # other rows (garbage beyond pos) kept
-    assert np.array_equal(out["k"], kmem[: pos + 1].reshape(-1))
+    for mem, new in (("kmem", "k_new"), ("vmem", "v_new")):
+        after, before = out[mem].reshape(cap, d), ins[mem].reshape(cap, d)
+        assert np.array_equal(after[pos], ins[new])
+        keep = np.ones(cap, bool)
+        keep[pos] = False
+        assert np.array_equal(after[keep], before[keep])  # other rows (garbage beyond pos) kept
+    assert np.array_equal(out["k"], out["kmem"].reshape(cap, d)[: pos + 1].reshape(-1))
     vt = out["vt"].reshape(d, pos + 1)
     assert np.array_equal(vt[:, pos], ins["v_new"])
-    assert np.array_equal(vt[:, :pos], ins["vtmem"].reshape(d, -1)[:, :pos])
+    assert np.array_equal(vt[:, :pos], ins["vmem"].reshape(cap, d)[:pos].T)
     assert spec.length(ins) == pos + 1
-    assert spec.port("vt").at(pos + 1).beats == d * row_beats(pos + 1, p)  # ceil: pos 0 streams one word a row
+    assert spec.port("vt").at(pos + 1).beats == d * row_beats(pos + 1, p)  # ceil: pos 0 streams one beat a row
 
 
 def test_spec_layout_and_refusal() -> None:
+    """The bus word from [memory] data_bits: the most elements that are a multiple of the lanes and divide d."""
+    assert [word_elems(128, 16, 4, 64), word_elems(512, 16, 4, 64), word_elems(128, 12, 8, 16),
+            word_elems(128, 16, 3, 24), word_elems(32, 16, 4, 64)] == [8, 32, 8, 6, 4]
+    assert [burst_beats(8), burst_beats(16), burst_beats(64)] == [256, 256, 64]
+    default = get_spec("kv_cache", PC)
+    assert (default.consts["WORD_ELEMS"], default.consts["ROW_WORDS"], default.consts["BUS_BITS"]) == (8, 8, 128)
     spec = _spec("act12x8")
     kmem = spec.port("kmem")
     assert (kmem.word_bits, kmem.mem_word_bits, spec.consts["BUS_BITS"]) == (96, 128, 128)
-    assert spec.port("vtmem").elements == 16 * 3 * 8  # d rows of ceil(20 / 8) = 3 words
+    assert spec.port("vmem").elements == 20 * 16 and spec.port("vmem").beats == 20 * 2  # CAP rows of 2 words
     vt = np.arange(2 * 5).reshape(2, 5)
-    assert vt_memory(vt, 4).tolist() == [0, 1, 2, 3, 4, 0, 0, 0, 5, 6, 7, 8, 9, 0, 0, 0]
+    assert vt_memory(vt, 4).tolist() == [0, 1, 2, 3, 4, 0, 0, 0, 5, 6, 7, 8, 9, 0, 0, 0]  # (decode_step's old layout)
     ins, _ = spec.vectors(0, 20)
     ins["pos"] = np.array([20])
     with pytest.raises(ValueError, match="outside 1..20"):
@@ -126,56 +129,77 @@ def test_spec_layout_and_refusal() -> None:
         assert all((q * m) >> s == q // p for q in range(limit))
 
 
+@pytest.mark.parametrize("data_bits", [128, 256])
+def test_layout_is_the_accelerators(data_bits: int) -> None:
+    """At the default dimensions the kv_cache buffers hold exactly the words of the decode accelerator's KV
+    regions (hls/accel/spec.py kv_image): per KV head, K rows then V rows by position, E elements a word."""
+    from golden import llama_fixed as lf
+    from hls.accel.spec import build as build_accel
+
+    raw = tomllib.loads(DEFAULT_CONFIG.read_text())
+    raw["memory"]["data_bits"] = data_bits
+    pc = from_dict(raw)
+    accel, spec = build_accel(pc), build(pc)
+    assert spec.consts["WORD_ELEMS"] == accel.per_word and spec.consts["ROW_WORDS"] == accel.row_words
+    r = np.random.default_rng(3)
+    shape = (pc.model.num_key_value_heads, pc.max_length, pc.model.head_dim)
+    cache = lf.FixedKVCache(r.integers(-2**15, 2**15, shape), r.integers(-2**15, 2**15, shape), 0)
+    img = accel.kv_image(cache)
+    for j in (0, shape[0] - 1):
+        for name, port, arr in (("k", "kmem", cache.k), ("v", "vmem", cache.v)):
+            reg = accel.region(f"{name}{j}")
+            mine = spec.port(port).to_words(arr[j].reshape(-1))
+            assert mine == [img[reg.word + i] for i in range(len(mine))], (name, j)
+
+
 def test_cycle_model_counts_bursts() -> None:
-    """The model counted independently: both streams leave one beat a cycle, one after the other, and every
-    burst after the first adds exactly the read latency; the store's K write pays the write latency per burst."""
+    """The model counted independently: the two row writes one burst at a time (each burst adds the write
+    latency); K words leave at their beats a cycle while V words enter the bank one a cycle, each burst adding
+    the read latency; a cycle after the longer of the two, d V^T rows of ceil(n / P) beats."""
     spec = _spec("p3_based")
     cap, d, p, burst = spec.params["CAP"], spec.params["D"], spec.params["P"], spec.consts["BURST"]
     rg, wg, wb = spec.params["MEM_READ_GAP"], spec.params["MEM_WRITE_GAP"], spec.consts["BUS_BITS"] // 8
-    kb, vb = spec.params["KMEM_BASE"], spec.params["VTMEM_BASE"]
-    rw, capw = d // p, row_beats(cap, p)
+    kb, vb = spec.params["KMEM_BASE"], spec.params["VMEM_BASE"]
+    rw, per = spec.consts["ROW_WORDS"], spec.consts["BEATS_PER_WORD"]
     for n in (1, 2, 3, 4, 11, cap):
-        t = kv_cache_axi(n, d, p, burst, rg, wg, cap=cap, word_bytes=wb, k_base=kb, v_base=vb)
-        assert t == spec.timing(0, n)
+        t = spec.timing(0, n)
         k_bursts = axi_bursts(kb, n * rw, wb, burst)
-        v_bursts = [b for i in range(d) for b in axi_bursts(vb + i * capw * wb, row_beats(n, p), wb, burst)]
-        assert sum(k_bursts) == n * rw and all(1 <= b <= burst for b in k_bursts + v_bursts)
-        assert t.last - t.first + 1 == n * rw + d * row_beats(n, p) + (len(k_bursts) + len(v_bursts) - 1) * rg
-        store = rw + 1 + rw + len(axi_bursts(kb + (n - 1) * rw * wb, rw, wb, burst)) * wg + d * (2 + rg + wg)
+        v_bursts = axi_bursts(vb, n * rw, wb, burst)
+        assert sum(k_bursts) == sum(v_bursts) == n * rw and all(1 <= b <= burst for b in k_bursts + v_bursts)
+        k_cycles, v_cycles = n * rw * per + len(k_bursts) * rg, n * rw + len(v_bursts) * rg
+        assert k_cycles > v_cycles  # (two beats a word: the K stream is the longer)
+        assert t.last - t.first + 1 == k_cycles + 1 + d * row_beats(n, p) - rg
+        writes = [len(axi_bursts(base + (n - 1) * rw * wb, rw, wb, burst)) for base in (kb, vb)]
+        store = d // p + 1 + 2 * rw + sum(writes) * wg + 1  # + 1: the cycle between the rows
         assert t.first == store + rg
+    assert max(len(axi_bursts(kb + pos * rw * wb, rw, wb, burst)) for pos in range(cap)) == 2  # a row crosses 4 KB
     with pytest.raises(ValueError, match="outside 1..20"):
-        kv_cache_axi(21, d, p, burst, rg, wg, cap=cap, word_bytes=wb)
+        kv_cache_axi(21, d, p, cap=cap, word_elems=6, burst=burst, read_gap=rg, write_gap=wg, word_bytes=wb)
     # the schedule's entry: per KV head, the capacity when the shape has no n, a kernel of n keys beyond it
     one = spec.op_cycles("mem_load_kv", {"n": 5, "head_dim": d, "kv_heads": 1}, 0)
     assert one.total == spec.timing(0, 5).total - spec.timing(0, 5).first + rg
     assert spec.op_cycles("mem_load_kv", {"n": 40, "head_dim": d, "kv_heads": 2}, 0).total > 2 * one.total
 
 
-def test_new_bursts_never_cross_4k_where_the_old_ones_did() -> None:
-    """At a capacity that is not a power of two the old bursts (up to 16 words from a transfer's start) cross a
-    4 KB boundary; the kernel's bursts (axi_bursts, which the cycle model and the RTL follow) never do."""
-    for name, kinds in (("cap200", {"vt"}), ("p3_based", {"k_store", "k", "vt"})):
+def test_bursts_never_cross_4k() -> None:
+    """Every transfer of every position, in the bursts the RTL and the model issue (axi_bursts): at most BURST
+    beats, never across a 4 KB boundary, exactly the transfer's words; the configs do place transfers across."""
+    for name in ("cap200", "p3_based"):
         spec = _spec(name)
-        cap, d, p, burst = spec.params["CAP"], spec.params["D"], spec.params["P"], spec.consts["BURST"]
+        cap, burst, rw = spec.params["CAP"], spec.consts["BURST"], spec.consts["ROW_WORDS"]
         wb = spec.consts["BUS_BITS"] // 8
-        kw, vw = spec.params["KMEM_BASE"] // wb, spec.params["VTMEM_BASE"] // wb
-        rw, capw = d // p, row_beats(cap, p)
-        old_cross: set[str] = set()
+        kw, vw = spec.params["KMEM_BASE"] // wb, spec.params["VMEM_BASE"] // wb
+        crossing = 0
         for pos in range(cap):
             n = pos + 1
-            segments = [("k_store", kw + pos * rw, rw), ("k", kw, n * rw)]
-            segments += [("vt", vw + i * capw, row_beats(n, p)) for i in range(d)]
-            for kind, start, words in segments:
-                if any(_crosses(s, w, wb) for s, w in _old_bursts(start, words, burst)):
-                    old_cross.add(kind)
+            for start, words in ((kw + pos * rw, rw), (vw + pos * rw, rw), (kw, n * rw), (vw, n * rw)):
+                crossing += _crosses(start, words, wb)
                 at = start
                 for b in axi_bursts(start * wb, words, wb, burst):
                     assert not _crosses(at, b, wb) and 1 <= b <= burst
                     at += b
                 assert at == start + words  # never beyond the transfer (nor the buffer)
-        assert old_cross == kinds, name
-    # cap200 at pos 199: V^T row 10 (50 words of 8 bytes) starts at byte 4000; the old first burst (128 bytes)
-    # crossed 4096, the new ones stop there
+        assert crossing, name
     assert _crosses(500, 16, 8) and axi_bursts(500 * 8, 50, 8, 16) == [12, 16, 16, 6]
 
 
@@ -225,9 +249,40 @@ def test_csim_refuses_pos_beyond_capacity(tmp_path: Path) -> None:
                              flags=(*gxx.CXXFLAGS, "-DNDEBUG"))
     res = subprocess.run([str(ndebug.exe), str(vec)], capture_output=True, text=True, check=False)
     lines = res.stdout.splitlines()
-    assert "OK kmem: 256 elements match" in lines and "OK vtmem: 256 elements match" in lines, res.stdout
+    assert "OK kmem: 256 elements match" in lines and "OK vmem: 256 elements match" in lines, res.stdout
     assert any(ln.startswith("MISMATCH k: got 0 elements") for ln in lines), res.stdout
     assert any(ln.startswith("MISMATCH vt: got 0 elements") for ln in lines), res.stdout
+
+
+def _memory_accesses(code: str) -> list[str]:
+    """Lines of C++ ``code`` that index an m_axi buffer (kmem / vmem / vtmem)."""
+    return [ln.strip() for ln in code.splitlines() if re.search(r"\b(kmem|vmem|vtmem)\s*\[", ln)]
+
+
+def _burst_violations(code: str) -> list[str]:
+    """Memory accesses that would not burst: a run-time / or % in the address, a conditional (?:) access, or an
+    access nested under an if."""
+    bad = []
+    lines = code.splitlines()
+    for i, ln in enumerate(lines):
+        for m in re.finditer(r"\b(kmem|vmem|vtmem)\s*\[([^\]]*)\]", ln):
+            if re.search(r"[/%]", m.group(2)) or "?" in ln:
+                bad.append(ln.strip())
+        if re.search(r"\b(kmem|vmem|vtmem)\s*\[", ln) and re.match(r"\s*if\b", lines[i - 1]):
+            bad.append(ln.strip())
+    return bad
+
+
+def test_memory_accesses_burst(tmp_path: Path) -> None:
+    """The rendered kernel reads and writes memory only in loops whose addresses are affine (no / or %) and
+    unconditional; the old kernel (V^T read-modify-writes at row / P, conditional K reads) fails this check."""
+    render_vitis(get_spec("kv_cache", PC), PC, tmp_path, with_vectors=False)
+    code = (tmp_path / "kv_cache" / "kv_cache.cpp").read_text()
+    assert len(_memory_accesses(code)) == 4 and _burst_violations(code) == []
+    assert "max_read_burst_length=256" in code and "offset=slave" in code
+    old = ("const int at = i * CAP_WORDS + word;\n        vtmem_word_t w = vtmem[row / 4];\n"
+           "const lanes_t kw = (w >= new_row) ? kbuf[w - new_row] : (lanes_t)kmem[w].range(WORD_W - 1, 0);")
+    assert len(_burst_violations(old)) == 2
 
 
 # ---------------------------------------------------------------------------------------------------- RTL
@@ -321,8 +376,8 @@ def test_kv_cache_memory_check_can_fail(tmp_path: Path) -> None:
     spec = get_spec("kv_cache", PC, small=True)
     rtl = build_kernel(spec, build_root=tmp_path)
     job = make_job(spec, rtl.latency, pos=4)
-    vt = next(m for m in job["axi_mems"] if m["name"] == "vtmem")
-    vt["expected"][5] ^= 1
+    vmem = next(m for m in job["axi_mems"] if m["name"] == "vmem")
+    vmem["expected"][5] ^= 1
     res = simulate("icarus", rtl.sources, rtl.top, job, tmp_path / "sim", build_root=tmp_path)
     errs = res["nostall"]["errors"]
-    assert any(e.startswith("vtmem: 1 memory words differ, first at word 5") for e in errs), errs
+    assert any(e.startswith("vmem: 1 memory words differ, first at word 5") for e in errs), errs
