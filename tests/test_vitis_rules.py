@@ -49,15 +49,12 @@ def _sources(root: Path, k: str) -> tuple[str, str]:
     return (root / k / f"{k}.cpp").read_text(), (root / k / f"{k}.h").read_text()
 
 
-# Known II=1 findings in code this branch does not own (the DATAFLOW tops' adapters, rewritten elsewhere for
-# issue 16): kernel -> patterns of the findings.  A kernel whose only findings match is xfailed with them; any
-# other finding fails.  Findings at the default dimensions:
-#   decode_step rope_out(): buf[D] is not partitioned, yet the read loop writes 2 * P_ROPE elements a cycle
-#     (8 at default) and the q / k loops read P_QK / P_KV a cycle (one dual-port bank: II = 4 instead of 1).
-#   decode_step hold_repeat(), and repeat_p() of both tops (hls/templates/vitis/top_adapters.j2): buf is
-#     partitioned cyclic by POUT / PMAX while the read loop writes PIN elements a cycle; the inner loops run to
-#     template parameters, which the checks do not resolve (no proof of II=1: give the partition factor as a
-#     multiple of both lane counts, or resolve the template arguments).
+# Known II=1 findings the checks cannot prove either way: kernel -> patterns of the findings.  A kernel whose only
+# findings match is xfailed with them; any other finding fails.
+#   repeat_p() of attention_decode (hls/templates/vitis/top_adapters.j2): buf is partitioned cyclic by
+#     PMAX = max(PIN, POUT) and each loop touches PIN (or POUT) consecutive elements a cycle, which always fall in
+#     distinct banks; but the lane counts are template parameters, which this check does not resolve from the
+#     call site, so it reports the inner loops' trip counts as unknown.
 KNOWN_FINDINGS: dict[str, tuple[str, ...]] = {
     "attention_decode": (r"repeat_p\(\): ",),
 }
@@ -136,20 +133,8 @@ def test_table_copies_follow_the_lanes(rendered: dict, which: str, kernel: str) 
     assert f"#pragma HLS BIND_STORAGE variable={table.upper()}_ROM type=rom_2p" in code
 
 
-#: Kernels whose own pragmas block (hls/kernels/<k>/<k>.cpp.j2) still has ``offset=direct`` and ``ap_none
-#: port=pos``: kv_cache and decode_step are being rewritten with offset=slave on other branches (remove the
-#: xfail when they are merged); attention_decode's template needs the same change.
-CONTROL_PENDING = {"kv_cache", "attention_decode"}
-
-
-def _control_params() -> list:  # noqa: ANN202
-    return [pytest.param(k, marks=pytest.mark.xfail(reason=f"{k}.cpp.j2: m_axi offset=direct / ap_none port=pos "
-                                                    "(pending its rewrite)", strict=False))
-            if k in CONTROL_PENDING else k for k in _names()]
-
-
 @pytest.mark.parametrize("which", CONFIGS)
-@pytest.mark.parametrize("kernel", _control_params())
+@pytest.mark.parametrize("kernel", _names())
 def test_control_interfaces(rendered: dict, which: str, kernel: str) -> None:
     """Every wrapper: s_axilite control bundle with ap_ctrl_chain, every scalar and pointer a register,
     every m_axi offset=slave with a bundle."""

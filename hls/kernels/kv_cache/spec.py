@@ -56,15 +56,6 @@ def burst_beats(word_bytes: int) -> int:
     return min(MAX_BURST, cycles.AXI_BOUNDARY // word_bytes)
 
 
-def vt_memory(vt: np.ndarray, lanes: int) -> np.ndarray:
-    """The old V^T image (d rows of CAP entries, each zero-padded to whole words of ``lanes``), flattened.
-    Only decode_step's current spec still uses this layout (until its rewrite on the accelerator's layout)."""
-    vt = np.asarray(vt, dtype=np.int64)
-    out = np.zeros((vt.shape[0], row_beats(vt.shape[1], lanes) * lanes), dtype=np.int64)
-    out[:, : vt.shape[1]] = vt
-    return out.reshape(-1)
-
-
 def reciprocal(divisor: int, limit: int) -> tuple[int, int]:
     """``(m, s)`` with ``(q * m) >> s == q // divisor`` for every ``0 <= q < limit`` (the smallest such s):
     a division by a constant as a multiply (the RTL's pos / P when P is not a power of two)."""

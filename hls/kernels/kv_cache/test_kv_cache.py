@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from golden.cycles import AXI_BOUNDARY, axi_bursts, kv_cache_axi, row_beats
-from hls.kernels.kv_cache.spec import build, burst_beats, reciprocal, vt_memory, word_elems
+from hls.kernels.kv_cache.spec import build, burst_beats, reciprocal, word_elems
 from pyflow.backends.vitis.csim import compile_kernel, render_for_csim, run_kernel
 from pyflow.backends.vitis.render import render_vitis, vector_dirs, vectors_text
 from pyflow.backends.xls.build import build_kernel, has_rtl, has_template
@@ -116,8 +116,6 @@ def test_spec_layout_and_refusal() -> None:
     kmem = spec.port("kmem")
     assert (kmem.word_bits, kmem.mem_word_bits, spec.consts["BUS_BITS"]) == (96, 128, 128)
     assert spec.port("vmem").elements == 20 * 16 and spec.port("vmem").beats == 20 * 2  # CAP rows of 2 words
-    vt = np.arange(2 * 5).reshape(2, 5)
-    assert vt_memory(vt, 4).tolist() == [0, 1, 2, 3, 4, 0, 0, 0, 5, 6, 7, 8, 9, 0, 0, 0]  # (decode_step's old layout)
     ins, _ = spec.vectors(0, 20)
     ins["pos"] = np.array([20])
     with pytest.raises(ValueError, match="outside 1..20"):
