@@ -271,12 +271,12 @@ def test_register_map_rules_can_fail() -> None:
 
 
 def test_spec_args_follow_the_wrapper(tmp_path: Path) -> None:
-    """The register arguments derived from the spec are the wrapper's, in order (kv_cache: pos, kmem, vtmem)."""
+    """The register arguments derived from the spec are the wrapper's, in order (kv_cache: pos, kmem, vmem)."""
     spec, d = _render(tmp_path, BOARDS["u280"], "kv_cache")
     code = (d / "kv_cache.cpp").read_text()
     wrapper = [(a.name, a.kind) for a in rules.wrapper_args(code, "kv_cache") if a.kind != "axis"]
     assert [(a.name, a.kind) for a in spec_args(spec)] == wrapper == [
-        ("pos", "scalar"), ("kmem", "pointer"), ("vtmem", "pointer")]
+        ("pos", "scalar"), ("kmem", "pointer"), ("vmem", "pointer")]
 
 
 def test_output_scalar_is_a_reference_in_the_wrapper(tmp_path: Path) -> None:
