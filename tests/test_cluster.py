@@ -212,7 +212,7 @@ def test_ctrl_c_leaves_complete_rows_and_the_rerun_resumes(tmp_path: Path):
     out = tmp_path / "dse"
     cmd = [PY, "-m", "pyflow", "dse", "--hooks", HOOKS, "--kernel", "toy", "--lanes", "1,2,4,8,16,32,64",
            "--format", "default", "--format", "act=12.8", "--sim-sample", "0", "-j", "2", "--out", str(out)]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=_env(FLATFLOW_TEST_POINT_S="1.0"), stdout=subprocess.PIPE,
+    proc = subprocess.Popen(cmd, cwd=REPO, env=_env(FLATFLOW_TEST_POINT_S="3.0"), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 90

@@ -31,7 +31,10 @@ def _run(args: argparse.Namespace) -> int:
     pc = load_project_config(args.config)
     pcx = small_config(pc) if args.small else pc
     out_root = SMALL_KERNELS_DIR if args.small else KERNELS_DIR
-    specs = all_specs(pcx, names=tuple(args.kernel) if args.kernel else None)
+    skipped: dict[str, str] = {}
+    specs = all_specs(pcx, names=tuple(args.kernel) if args.kernel else None, skipped=skipped)
+    for k, why in skipped.items():
+        print(f"  {k}: skipped, the config has none ({why})")
     from pyflow.backends.xls.dslx import has_dslx, render_dslx
     total = RenderResult()
     for spec in specs:

@@ -60,7 +60,10 @@ def _plan(args: argparse.Namespace) -> dict[str, Any]:
     pc = dataclasses.replace(pc, board=board)
     pcx = small_config(pc) if args.small else pc
     out_root = BUILD / "vitis" / board.name
-    specs = all_specs(pcx, names=tuple(args.kernel) if args.kernel else None)
+    skipped: dict[str, str] = {}
+    specs = all_specs(pcx, names=tuple(args.kernel) if args.kernel else None, skipped=skipped)
+    for k, why in skipped.items():
+        print(f"  {k}: skipped, the config has none ({why})")
     names = {s.name for s in specs}
     for s in specs:
         for dep in s.params.get("includes", ()):

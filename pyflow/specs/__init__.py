@@ -49,9 +49,23 @@ def get_spec(name: str, pc, small: bool = False) -> KernelSpec:  # noqa: ANN001 
     return module.build(pc)
 
 
-def all_specs(pc, small: bool = False, names: tuple[str, ...] | None = None) -> list[KernelSpec]:  # noqa: ANN001
-    """Every kernel spec (or those in ``names``) for ``pc``, in dataflow order."""
-    return [get_spec(n, pc, small) for n in (names or KERNELS)]
+def all_specs(pc, small: bool = False, names: tuple[str, ...] | None = None,  # noqa: ANN001
+              skipped: dict[str, str] | None = None) -> list[KernelSpec]:
+    """Every kernel spec (or those in ``names``) for ``pc``, in dataflow order.
+
+    A kernel whose spec module sets ``OPTIONAL = True`` (decode_step: the accelerator's twin, which serves only
+    configs the accelerator serves) is left out of "every kernel" when its spec refuses the config; the reason
+    goes into ``skipped`` (kernel -> the FlowError's text).  Named explicitly, it raises as any other."""
+    out = []
+    for n in names or KERNELS:
+        try:
+            out.append(get_spec(n, pc, small))
+        except FlowError as exc:
+            if names or not getattr(spec_module(n), "OPTIONAL", False):
+                raise
+            if skipped is not None:
+                skipped[n] = str(exc)
+    return out
 
 
 def op_kernels() -> dict[str, str]:

@@ -24,6 +24,9 @@ from pyflow.specs.base import Arrays, KernelSpec, Port
 from pyflow.specs.common import gauss, rng
 
 NAME = "decode_step"
+#: Left out of "every kernel" (pyflow.specs.all_specs) when the accelerator cannot serve the config (e.g. formats of
+#: different widths); named explicitly it is an error.
+OPTIONAL = True
 #: The four memory areas, in argument order (their s_axilite offsets are hls/accel/spec.py REGISTERS).
 AREAS = ("w_base", "kv_base", "x_base", "y_base")
 #: The status register's format (bit 0: refused).

@@ -6,7 +6,8 @@ vectors bit for bit and TLAST on every beat; this module collects its verdicts i
 
 ``{"config": {...}, "small": bool, "positions": [...], "gxx": "...", "hls4ml": "...", "kernels": {name:
 {"status": "pass"|"fail", "compile_s", "cached", "run_s", "elements", "messages": [...], "positions":
-[{"pos": int | null, "status", "messages"}, ...]}}, "passed": int, "failed": int}`` (a kernel passes when
+[{"pos": int | null, "status", "messages"}, ...]}}, "skipped": {name: why}, "passed": int, "failed": int}``
+(``skipped``: optional tops the config cannot have, see :func:`pyflow.specs.all_specs`; a kernel passes when
 every position passes; a kernel without a run-time length runs once, ``pos`` null).
 """
 
@@ -92,10 +93,13 @@ def run_csim(pc: Any, names: Sequence[str] | None = None, small: bool = False, o
 
     pcx = small_config(pc) if small else pc
     out_root = Path(out_root or (SMALL_KERNELS_DIR if small else KERNELS_DIR))
-    specs = all_specs(pcx, names=tuple(names) if names else None)
+    skipped: dict[str, str] = {}
+    specs = all_specs(pcx, names=tuple(names) if names else None, skipped=skipped)
     say = print if progress else (lambda *a, **k: None)
     say(f"csim: {len(specs)} kernel(s), {'small' if small else 'config'} dimensions, {gxx.gxx_version()}",
         flush=True)
+    for k, why in skipped.items():
+        say(f"  {k}: skipped, the config has none ({why})", flush=True)
     gxx.gxx_path()
     gxx.ap_types_dir()
     t0 = time.perf_counter()
@@ -143,6 +147,7 @@ def run_csim(pc: Any, names: Sequence[str] | None = None, small: bool = False, o
         "gxx": gxx.gxx_version(),
         "hls4ml": gxx.hls4ml_version(),
         "kernels": kernels,
+        "skipped": skipped,
         "passed": passed,
         "failed": len(kernels) - passed,
         "total_s": round(time.perf_counter() - t0, 3),

@@ -273,6 +273,35 @@ def _resolve(expr: str, consts: dict[str, int]) -> int | None:
         return None
 
 
+def _angle_close(text: str, start: int) -> int:
+    """The index just past the ``>`` that closes the ``<`` before ``start``."""
+    depth, j = 1, start
+    while j < len(text) and depth:
+        depth += {"<": 1, ">": -1}.get(text[j], 0)
+        j += 1
+    return j
+
+
+def _template_bindings(f: Function, text: str, consts: dict[str, int]) -> dict[str, int]:
+    """The ``int`` template parameters of ``f`` bound to the value every call site of the file gives them
+    (``f<4, W, 8>(...)``); a parameter whose calls disagree or do not resolve stays unbound."""
+    t = re.search(r"\btemplate\s*<", f.header)
+    if not t:
+        return {}
+    params = [pm.group(1) if (pm := re.fullmatch(r"\s*(?:int|unsigned)\s+(\w+)\s*", p)) else None
+              for p in _split_params(f.header[t.end():_angle_close(f.header, t.end()) - 1])]
+    seen: dict[str, set[int | None]] = {}
+    for call in re.finditer(r"(?<![\w:])" + re.escape(f.name) + r"\s*<", text):
+        j = _angle_close(text, call.end())
+        if not re.match(r"\s*\(", text[j:]):
+            continue  # the definition's own template header, or a use that is not a call
+        args = _split_params(text[call.end():j - 1])
+        for name, arg in zip(params, args, strict=False):
+            if name:
+                seen.setdefault(name, set()).add(_resolve(arg, consts))
+    return {n: next(iter(v)) for n, v in seen.items() if len(v) == 1 and None not in v}
+
+
 @dataclass(frozen=True)
 class _Partition:
     kind: str
@@ -359,8 +388,10 @@ def unroll_partition_violations(code: str, kernel: str, header: str = "") -> lis
     arrays = _arrays(text)
     funcs, _ = scan(code)
     bad = []
+    file_consts = consts
     for f in funcs:
         mine = _local_partitions(f, parts)
+        consts = {**file_consts, **_template_bindings(f, text, file_consts)}
         for var, start, bound, inner in _loops(f.body):
             unroll = [p for p in _direct_pragmas(inner) if re.match(r"#pragma\s+HLS\s+UNROLL\b", p, re.I)]
             how = "unrolled"
@@ -684,8 +715,10 @@ def port_violations(code: str, kernel: str, header: str = "") -> list[str]:
     ranks = _ranks(text)
     funcs, _ = scan(code)
     bad = []
+    file_consts = consts
     for f in funcs:
         mine = _local_partitions(f, parts)
+        consts = {**file_consts, **_template_bindings(f, text, file_consts)}
         local_ranks = {**ranks, **_ranks(strip_comments(f.header + ";\n" + f.body))}
         for var, _, _, inner in _loops(f.body):
             if not _is_pipelined(inner):
