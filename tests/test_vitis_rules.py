@@ -50,15 +50,8 @@ def _sources(root: Path, k: str) -> tuple[str, str]:
 
 
 # Known II=1 findings: kernel -> patterns of the findings.  A kernel whose only findings match is xfailed with
-# them; any other finding fails.
-#   repeat_p() of attention_decode (hls/templates/vitis/top_adapters.j2) at the default lanes (softmax 4 in,
-#     av 8 out): buf is partitioned cyclic by 8 and the read loop writes 4 consecutive elements at b * 4 + l, so
-#     which 4 of the 8 banks it writes depends on b's parity.  Each bank takes at most one write a cycle, but the
-#     bank is chosen at run time, and Vitis' scheduler (like this check) counts all 4 writes against each bank's
-#     2 ports.  Equal lane counts (the small config) have static banks and pass.
-KNOWN_FINDINGS: dict[str, tuple[str, ...]] = {
-    "attention_decode": (r"repeat_p\(\): ",),
-}
+# them; any other finding fails.  None today.
+KNOWN_FINDINGS: dict[str, tuple[str, ...]] = {}
 
 
 @pytest.mark.parametrize("which", CONFIGS)
@@ -507,3 +500,28 @@ def test_clang_syntax(rendered: dict, which: str) -> None:
                str(root / k / f"{k}.cpp")]
         res = subprocess.run(cmd, capture_output=True, text=True, check=False)
         assert res.returncode == 0, f"{k}: {res.stderr[-2000:]}"
+
+
+def test_checks_resolve_template_arguments_from_the_call_site() -> None:
+    """A template's int parameters take the value its calls give it: a partition too short for the bound fails,
+    a long enough one passes, and calls that disagree leave the bound unresolved (a finding)."""
+    code = """
+template <int P, int F>
+static void k_part(int i) {
+    int v[16];
+#pragma HLS ARRAY_PARTITION variable=v cyclic factor=F
+    for (int b = 0; b < 4; b++) {
+#pragma HLS PIPELINE II=1
+        for (int l = 0; l < P; l++) v[b * P + l] = i;
+    }
+}
+void k(int i) {
+    k_part<4, 2>(i);
+}
+"""
+    bad = rules.unroll_partition_violations(code, "k")
+    assert len(bad) == 1 and "factor 4" in bad[0], bad
+    assert not rules.unroll_partition_violations(code.replace("k_part<4, 2>", "k_part<4, 4>"), "k")
+    assert not rules.port_violations(code.replace("k_part<4, 2>", "k_part<4, 4>"), "k")
+    both = code.replace("k_part<4, 2>(i);", "k_part<4, 4>(i);\n    k_part<8, 4>(i);")
+    assert any("up to P: not a constant" in b for b in rules.port_violations(both, "k"))

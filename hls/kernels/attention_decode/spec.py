@@ -12,6 +12,8 @@ re-stream q beside every key and p beside every V^T row, and buffer the exps unt
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from golden import llama_fixed as lf
@@ -75,6 +77,8 @@ def build(pc) -> KernelSpec:  # noqa: ANN001
     return KernelSpec(
         name=NAME,
         params={"N": n, "D": d, "G": g, "P_QK": pq, "P_SM": psm, "P_AV": pav, "P_KV": pkv,
+                # repeat_p's buffer row: whole beats of both the softmax and the av lanes (static banks)
+                "P_ROW": math.lcm(psm, pav),
                 "KV_BURST": kv.consts["BURST"], "includes": INCLUDES},
 
         ports=ports,
