@@ -212,8 +212,11 @@ def test_ctrl_c_leaves_complete_rows_and_the_rerun_resumes(tmp_path: Path):
     out = tmp_path / "dse"
     cmd = [PY, "-m", "pyflow", "dse", "--hooks", HOOKS, "--kernel", "toy", "--lanes", "1,2,4,8,16,32,64",
            "--format", "default", "--format", "act=12.8", "--sim-sample", "0", "-j", "2", "--out", str(out)]
+    here = signal.getsignal(signal.SIGINT)  # an ignored SIGINT would be inherited by the run (reported on failure)
     proc = subprocess.Popen(cmd, cwd=REPO, env=_env(FLATFLOW_TEST_POINT_S="3.0"), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            # Ctrl-C's default disposition, as a terminal's foreground job has it
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 90
         while not (out / "dse.csv").is_file() or len(_csv(out / "dse.csv")) < 2:
@@ -225,7 +228,7 @@ def test_ctrl_c_leaves_complete_rows_and_the_rerun_resumes(tmp_path: Path):
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130, stdout[-2000:] + stderr[-2000:]
+    assert proc.returncode == 130, f"SIGINT in the test process: {here}\n" + stdout[-2000:] + stderr[-2000:]
     assert stderr.strip().splitlines() == ["error: interrupted"]
     rows = _csv(out / "dse.csv")
     assert 2 <= len(rows) < 14
