@@ -17,26 +17,25 @@ from typing import Any
 from pyflow.errors import FlowError
 
 
-def find_vitis_hls() -> str | None:
-    """Path of ``vitis_hls`` (PATH, then ``$XILINX_HLS/bin``), or None."""
-    exe = shutil.which("vitis_hls")
+def _find_tool(exe_name: str, root_var: str) -> str | None:
+    """Path of ``exe_name`` (PATH, then ``$<root_var>/bin``), or None."""
+    exe = shutil.which(exe_name)
     if exe:
         return exe
-    root = os.environ.get("XILINX_HLS")
-    if root and (Path(root) / "bin" / "vitis_hls").is_file():
-        return str(Path(root) / "bin" / "vitis_hls")
+    root = os.environ.get(root_var)
+    if root and (Path(root) / "bin" / exe_name).is_file():
+        return str(Path(root) / "bin" / exe_name)
     return None
+
+
+def find_vitis_hls() -> str | None:
+    """Path of ``vitis_hls`` (PATH, then ``$XILINX_HLS/bin``), or None."""
+    return _find_tool("vitis_hls", "XILINX_HLS")
 
 
 def find_vpp() -> str | None:
     """Path of ``v++`` (PATH, then ``$XILINX_VITIS/bin``), or None."""
-    exe = shutil.which("v++")
-    if exe:
-        return exe
-    root = os.environ.get("XILINX_VITIS")
-    if root and (Path(root) / "bin" / "v++").is_file():
-        return str(Path(root) / "bin" / "v++")
-    return None
+    return _find_tool("v++", "XILINX_VITIS")
 
 
 def run_vpp(project_dir: Path, argv: list[str], timeout_s: int = 12 * 3600) -> Path:

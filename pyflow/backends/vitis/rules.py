@@ -35,6 +35,7 @@ namespace scope whose header ends in a parameter list; brace matching finds thei
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 AXIS_TYPES = ("ap_axiu", "ap_axis", "hls::axis")
@@ -379,19 +380,23 @@ def _accesses(text: str):
         yield m.group(1), dims
 
 
+def _functions_in_context(code: str, text: str) -> Iterator[tuple[Function, dict[str, int], dict, list[Function]]]:
+    """Each function of ``code`` with the constants it sees (the file's, ``text`` = header + code without
+    comments, plus its template arguments from the call sites), the partitions that apply in it, and all the
+    file's functions."""
+    file_consts, parts = _constants(text), _partitions(text)
+    funcs, _ = scan(code)
+    for f in funcs:
+        yield f, {**file_consts, **_template_bindings(f, text, file_consts)}, _local_partitions(f, parts), funcs
+
+
 def unroll_partition_violations(code: str, kernel: str, header: str = "") -> list[str]:
     """Arrays read or written in an explicitly unrolled loop (factor F) without a partition of a multiple of F in
     the dimension the loop variable indexes."""
     text = strip_comments(header + "\n" + code)
-    consts = _constants(text)
-    parts = _partitions(text)
     arrays = _arrays(text)
-    funcs, _ = scan(code)
     bad = []
-    file_consts = consts
-    for f in funcs:
-        mine = _local_partitions(f, parts)
-        consts = {**file_consts, **_template_bindings(f, text, file_consts)}
+    for f, consts, mine, _funcs in _functions_in_context(code, text):
         for var, start, bound, inner in _loops(f.body):
             unroll = [p for p in _direct_pragmas(inner) if re.match(r"#pragma\s+HLS\s+UNROLL\b", p, re.I)]
             how = "unrolled"
@@ -710,15 +715,9 @@ def port_violations(code: str, kernel: str, header: str = "") -> list[str]:
     table read R times a cycle needs ceil(R / 2) copies, each lane pair reading its own.  An inner loop with a
     run-time trip count inside a pipelined loop is a violation too (it cannot be unrolled)."""
     text = strip_comments(header + "\n" + code)
-    consts = _constants(text)
-    parts = _partitions(text)
     ranks = _ranks(text)
-    funcs, _ = scan(code)
     bad = []
-    file_consts = consts
-    for f in funcs:
-        mine = _local_partitions(f, parts)
-        consts = {**file_consts, **_template_bindings(f, text, file_consts)}
+    for f, consts, mine, funcs in _functions_in_context(code, text):
         local_ranks = {**ranks, **_ranks(strip_comments(f.header + ";\n" + f.body))}
         for var, _, _, inner in _loops(f.body):
             if not _is_pipelined(inner):
