@@ -38,22 +38,28 @@ def find_vpp() -> str | None:
     return _find_tool("v++", "XILINX_VITIS")
 
 
+def _run_logged(label: str, cmd: list[str], project_dir: Path, log_name: str, timeout_s: int) -> Path:
+    """Run ``cmd`` in ``project_dir`` with its output in ``log_name`` there; return the log path; one-line
+    FlowError (naming the tool as ``label``) on a timeout or a nonzero exit."""
+    log = Path(project_dir) / log_name
+    with open(log, "w") as fh:
+        try:
+            res = subprocess.run(cmd, cwd=project_dir, stdout=fh, stderr=subprocess.STDOUT, timeout=timeout_s,
+                                 check=False)
+        except subprocess.TimeoutExpired:
+            raise FlowError(f"{label}: {project_dir.name} ran longer than {timeout_s} s (log {log})") from None
+    if res.returncode != 0:
+        raise FlowError(f"{label} failed on {project_dir.name} (exit {res.returncode}); see {log}")
+    return log
+
+
 def run_vpp(project_dir: Path, argv: list[str], timeout_s: int = 12 * 3600) -> Path:
     """Run the v++ command ``argv`` (``argv[0]`` is ``v++``) in ``project_dir``; return the log path; FlowError
     on failure."""
     exe = find_vpp()
     if exe is None:
         raise FlowError("v++ not found on PATH (source <Vitis>/settings64.sh or set XILINX_VITIS)")
-    log = Path(project_dir) / "vpp_link.log"
-    with open(log, "w") as fh:
-        try:
-            res = subprocess.run([exe, *argv[1:]], cwd=project_dir, stdout=fh, stderr=subprocess.STDOUT,
-                                 timeout=timeout_s, check=False)
-        except subprocess.TimeoutExpired:
-            raise FlowError(f"v++: {project_dir.name} ran longer than {timeout_s} s (log {log})") from None
-    if res.returncode != 0:
-        raise FlowError(f"v++ failed on {project_dir.name} (exit {res.returncode}); see {log}")
-    return log
+    return _run_logged("v++", [exe, *argv[1:]], Path(project_dir), "vpp_link.log", timeout_s)
 
 
 def run_tcl(project_dir: Path, tcl: str = "run_hls.tcl", timeout_s: int = 6 * 3600) -> Path:
@@ -61,16 +67,7 @@ def run_tcl(project_dir: Path, tcl: str = "run_hls.tcl", timeout_s: int = 6 * 36
     exe = find_vitis_hls()
     if exe is None:
         raise FlowError("vitis_hls not found on PATH (source <Vitis>/settings64.sh or set XILINX_HLS)")
-    log = Path(project_dir) / "vitis_hls.log"
-    with open(log, "w") as fh:
-        try:
-            res = subprocess.run([exe, "-f", tcl], cwd=project_dir, stdout=fh, stderr=subprocess.STDOUT,
-                                 timeout=timeout_s, check=False)
-        except subprocess.TimeoutExpired:
-            raise FlowError(f"vitis_hls: {project_dir.name} ran longer than {timeout_s} s (log {log})") from None
-    if res.returncode != 0:
-        raise FlowError(f"vitis_hls failed on {project_dir.name} (exit {res.returncode}); see {log}")
-    return log
+    return _run_logged("vitis_hls", [exe, "-f", tcl], Path(project_dir), "vitis_hls.log", timeout_s)
 
 
 def read_csynth(project_dir: Path, top: str) -> dict[str, Any]:

@@ -369,15 +369,8 @@ def _direct_pragmas(loop_body: str) -> list[str]:
 
 def _accesses(text: str):
     """(array, [index expression per dimension]) of every subscript chain in ``text``."""
-    for m in re.finditer(r"\b([A-Za-z_]\w*)\s*\[", text):
-        dims, k = [], m.end() - 1
-        while k < len(text) and text[k] == "[":
-            e = match_brace(text, k)
-            dims.append(text[k + 1:e])
-            k = e + 1
-            while k < len(text) and text[k] in " \t":
-                k += 1
-        yield m.group(1), dims
+    for array, dims, _op in _accesses_ops(text):
+        yield array, dims
 
 
 def _functions_in_context(code: str, text: str) -> Iterator[tuple[Function, dict[str, int], dict, list[Function]]]:
