@@ -779,17 +779,8 @@ class Arg:
 
 
 def _split_params(params: str) -> list[str]:
-    out, depth, cur = [], 0, []
-    for ch in params:
-        depth += {"<": 1, "(": 1, ">": -1, ")": -1}.get(ch, 0)
-        if ch == "," and depth == 0:
-            out.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    if "".join(cur).strip():
-        out.append("".join(cur))
-    return [p.strip() for p in out if p.strip() and p.strip() != "void"]
+    """The parameters of a parameter list (or template arguments), stripped; ``void`` dropped."""
+    return [p.strip() for p in _split_args(params) if p.strip() and p.strip() != "void"]
 
 
 def wrapper(code: str, kernel: str) -> Function | None:
