@@ -34,7 +34,7 @@ def _boxes(a: AccelSpec) -> tuple[list[list[tuple[str, str]]], str]:
     rows = [
         [rd, b("xb"), k("rmsnorm"), b("hb"), ("gemv", f"{lanes['gemv']} lanes, q|k|v"), b("pb"), k("rope"), wr],
         [rd, b("kb"), k("qk"), b("lg"), ("softmax", "max, exp, norm"), b("pr"),
-         ("av", f"{lanes['av']} lanes; V^T: vbank {a.per_word} x {ctx['k']['VB_DEPTH']} x {a.width}b"),
+         ("av", f"{lanes['av']} lanes; V^T: vbank {a.per_word} x {ctx['k']['VB_DEPTH'] * a.per_word} x {a.width}b"),
          b("at")],
         [("gemv", f"o_proj, {m.hidden_size} rows"), b("yb"), wr],
     ]

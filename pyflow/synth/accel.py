@@ -16,8 +16,10 @@ from pyflow.synth.run import SynthJob
 
 #: The report row's name (and the ``synth --kernel`` name that selects only the top).
 ACCEL_NAME = "accelerator"
-#: nextpnr's router2 for the top: router1 needs over an hour on its ~50k cells in WebAssembly nextpnr.
-PNR_ARGS = ("--router", "router2")
+#: nextpnr's router2 for the top: router1 needs over an hour on its ~50k cells in WebAssembly nextpnr.  Its
+#: congestion heat maps (per iteration: by coordinate, by net, by wire type) go beside the log as
+#: ``congestion_*.csv``: where a top that does not route is congested.
+PNR_ARGS = ("--router", "router2", "--router2-heatmap", "congestion")
 #: nextpnr's time limit for the top: at the default config placement alone takes ~35 min and router2 several
 #: minutes per iteration on a 2-core machine, beyond the kernels' one-hour limit.
 PNR_TIMEOUT_S = 6 * 3600.0
