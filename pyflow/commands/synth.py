@@ -90,12 +90,7 @@ def run(args: argparse.Namespace) -> int:
         task = prog.add_task(f"{target.name} @ {freq:g} MHz", total=len(specs) + int(with_accel))
 
         def done(r: dict) -> None:
-            f = r.get("fmax_mhz")
-            tries = ", ".join(f"{h['xls_mhz']:g}:" + (f"{h['fmax_mhz']:.0f}" if h.get("fmax_mhz") else "x")
-                              for h in r.get("closure", []))
-            prog.console.print(f"  {r['name']:<14} {r['status']:<7}" + (f" Fmax {f:.1f} MHz" if f else "")
-                               + (f"  (XLS MHz:Fmax {tries})" if len(r.get("closure", [])) > 1 else "")
-                               + (" (cached)" if r.get("cached") else ""), highlight=False)
+            prog.console.print(progress_line(r), highlight=False)
             prog.advance(task)
             sys.stdout.flush()  # progress lines reach a log file as they happen
 
@@ -121,6 +116,22 @@ def run(args: argparse.Namespace) -> int:
     table.render_table(doc, console)
     console.print(f"report: {out}", highlight=False)
     return 1 if doc["summary"]["failed"] else 0
+
+
+def progress_line(r: dict) -> str:
+    """One design's line while ``synth`` runs: status, Fmax and, after several closure attempts, each one's
+    Fmax (a kernel's attempts by XLS clock; the top's by the kernel its critical path started in)."""
+    f = r.get("fmax_mhz")
+    history = r.get("closure") or []
+
+    def attempt(h: dict) -> str:
+        fmax = f"{h['fmax_mhz']:.0f}" if h.get("fmax_mhz") else "x"
+        return f"{h['xls_mhz']:g}:{fmax}" if "xls_mhz" in h else f"{fmax} ({h.get('limited_by') or 'error'})"
+
+    label = "XLS MHz:Fmax" if history and "xls_mhz" in history[0] else "Fmax MHz (limited by)"
+    return (f"  {r['name']:<14} {r['status']:<7}" + (f" Fmax {f:.1f} MHz" if f else "")
+            + (f"  ({label} {', '.join(attempt(h) for h in history)})" if len(history) > 1 else "")
+            + (" (cached)" if r.get("cached") else ""))
 
 
 def _accel_kernels(pc: object) -> list[str]:

@@ -48,12 +48,13 @@ def accel_job(pc: Any, xls_mhz: float, build_root: Path = BUILD,  # noqa: ANN401
 
 
 def limiting_kernel(row: Mapping[str, Any]) -> str | None:
-    """The kernel whose instance holds the start of the critical path (``u_gemv.…``, ``dut.u_gemv.…`` in the
-    harness), or None when the path starts in the top's own logic (buffers, engines, controller)."""
+    """The kernel whose instance holds the start (else the end) of the critical path (``u_gemv_i.…``,
+    ``dut.u_gemv_i.…`` in the harness), or None when both are in the top's own logic (buffers, packers,
+    engines, controller)."""
     from pyflow.accel.build import INSTANCES
 
     cp = row.get("critical_path") or {}
-    by_inst = {inst: k for k, inst in INSTANCES.items()}
+    by_inst = {f"{inst}_i": k for k, inst in INSTANCES.items()}  # the top instantiates kernel k as <inst>_i
     for cell in (cp.get("from", ""), cp.get("to", "")):
         parts = cell.split(".")
         parts = parts[1:] if parts and parts[0] == "dut" else parts
