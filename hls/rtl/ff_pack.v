@@ -35,7 +35,16 @@ module ff_pack #(
   reg [AB - 1:0] next_addr;
   reg busy;
   wire take = busy && in_valid;
-  wire [LANES * EW - 1:0] merged = acc | ({{(LANES - 1) * EW{1'b0}}, in_data} << (lane * EW));
+  // the element into its lane (the lanes after it are still zero): a lane decode, no `lane * EW` shift
+  // amount (Yosys makes a multiplier of it when EW is not a power of two)
+  wire [LANES * EW - 1:0] merged;
+  genvar l;
+  generate
+    for (l = 0; l < LANES; l = l + 1) begin : g_lane
+      localparam [LB - 1:0] LANE = l;
+      assign merged[l * EW +: EW] = (lane == LANE) ? in_data : acc[l * EW +: EW];
+    end
+  endgenerate
   wire word_end = (lane == LAST_LANE) || (left == {{(CB - 1){1'b0}}, 1'b1});
   assign in_ready = 1'b1;
 
