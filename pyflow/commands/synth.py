@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
                                 on_done=done) if specs else []
         if with_accel:
             prog.console.print("  accelerator    building the top, then synthesis and place & route (the longest "
-                               "design: about an hour or more on ECP5-85k)", highlight=False)
+                               "design: about half an hour on ECP5-85k)", highlight=False)
             # each kernel starts from the XLS clock its own timing closure kept in this run (its lanes in the top
             # may differ, so the top's closure goes on from there)
             seeds = {r["name"]: float(r["extra"]["xls_mhz"]) for r in rows
